@@ -1,0 +1,24 @@
+//! archive-svc: file upload, download, listing and deletion with metadata, under `/service/archive/v1`.
+//!
+//! [`build`] assembles the service from configuration; the binary, the tests and the local
+//! stack all run this same function.
+
+mod routes;
+
+use coglex_common::config::{ConfigSource, CoreSettings};
+use coglex_common::web::{Application, Core, ServiceDef};
+
+/// Routing name: the service answers under `/service/archive/v1`.
+pub const NAME: &str = "archive";
+/// Port used when `SERVER_PORT` is not set (the local stack's layout).
+pub const DEFAULT_PORT: u16 = 8083;
+
+/// Builds the service from configuration; call `run_until_stopped` on the result.
+pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
+    let core = Core::connect(CoreSettings::from_source(&source)?, "archive-svc").await?;
+    Ok(Application::bind(
+        core,
+        ServiceDef::new(NAME, (), routes::configure),
+        DEFAULT_PORT,
+    )?)
+}

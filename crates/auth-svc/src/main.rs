@@ -1,0 +1,6 @@
+//! The auth-svc binary; everything it serves is assembled in the library.
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    coglex_common::web::launch("auth-svc", auth_svc::build).await
+}

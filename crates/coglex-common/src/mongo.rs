@@ -1,0 +1,127 @@
+//! MongoDB access through the official driver: one client per process, short timeouts so an
+//! outage answers 503 in seconds instead of hanging, and driver errors mapped to API errors
+//! without their text.
+
+use std::time::Duration;
+
+use mongodb::bson::doc;
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::secret::Secret;
+
+/// Duplicate key (E11000).
+const DUPLICATE_KEY: i32 = 11000;
+/// The server stopped a query at its `maxTimeMS`.
+const MAX_TIME_EXPIRED: i32 = 50;
+/// The server refused our credentials or rights.
+const UNAUTHORIZED: i32 = 13;
+
+/// Where the database is and how long to wait for it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MongoSettings {
+    /// Connection string; may hold credentials, so it is never logged (`MONGODB_URI`).
+    #[serde(default = "default_uri")]
+    pub mongodb_uri: Secret,
+    /// Database holding every collection (`MONGODB_DATABASE`).
+    #[serde(default = "default_database")]
+    pub mongodb_database: String,
+    /// Users (`MONGODB_AUTH_COLLECTION`).
+    #[serde(default = "default_auth_collection")]
+    pub mongodb_auth_collection: String,
+    /// Milliseconds to open a connection (`MONGODB_CONNECT_TIMEOUT_MS`).
+    #[serde(default = "default_connect_timeout_ms")]
+    pub mongodb_connect_timeout_ms: u64,
+    /// Milliseconds to find a usable server before answering 503
+    /// (`MONGODB_SERVER_SELECTION_TIMEOUT_MS`).
+    #[serde(default = "default_selection_timeout_ms")]
+    pub mongodb_server_selection_timeout_ms: u64,
+}
+
+fn default_uri() -> Secret {
+    Secret::new("mongodb://127.0.0.1:27017")
+}
+
+fn default_database() -> String {
+    "coglex".into()
+}
+
+fn default_auth_collection() -> String {
+    "_USERS".into()
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+
+fn default_selection_timeout_ms() -> u64 {
+    3_000
+}
+
+/// Builds the process's client. The driver connects lazily, so this does not wait for the
+/// database: a service starts (and answers `/health`) while the database is still coming up.
+pub async fn connect(settings: &MongoSettings, app_name: &str) -> anyhow::Result<Database> {
+    let mut options = ClientOptions::parse(settings.mongodb_uri.expose())
+        .await
+        .map_err(|_| anyhow::anyhow!("MONGODB_URI is not a valid MongoDB connection string"))?;
+    options.app_name = Some(app_name.to_owned());
+    options.connect_timeout = Some(Duration::from_millis(settings.mongodb_connect_timeout_ms));
+    options.server_selection_timeout = Some(Duration::from_millis(
+        settings.mongodb_server_selection_timeout_ms,
+    ));
+    let client = Client::with_options(options)?;
+    Ok(client.database(&settings.mongodb_database))
+}
+
+/// Round trip to the database, for readiness checks.
+pub async fn ping(db: &Database) -> Result<(), ApiError> {
+    db.run_command(doc! { "ping": 1 }).await?;
+    Ok(())
+}
+
+/// The server's error code, where the driver reports one.
+pub fn server_code(err: &mongodb::error::Error) -> Option<i32> {
+    match err.kind.as_ref() {
+        ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .and_then(|errors| errors.first())
+            .map(|e| e.code),
+        _ => None,
+    }
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    fn from(err: mongodb::error::Error) -> Self {
+        let unreachable = matches!(
+            err.kind.as_ref(),
+            ErrorKind::ServerSelection { .. }
+                | ErrorKind::Io(_)
+                | ErrorKind::ConnectionPoolCleared { .. }
+                | ErrorKind::DnsResolve { .. }
+                | ErrorKind::Authentication { .. }
+        );
+        if unreachable {
+            return ApiError::unavailable(err);
+        }
+        match server_code(&err) {
+            Some(DUPLICATE_KEY) => {
+                ApiError::conflict("a document with the same unique key already exists")
+                    .with_source(err)
+            }
+            Some(MAX_TIME_EXPIRED) => ApiError::unavailable(err),
+            Some(UNAUTHORIZED) => ApiError::unavailable(err),
+            // Anything else the server refused was shaped by the request (a filter or a
+            // pipeline); say so without echoing the server's text.
+            Some(_) => ApiError::new(ErrorCode::BadRequest, "the database refused this request")
+                .with_source(err),
+            None => ApiError::internal(err),
+        }
+    }
+}

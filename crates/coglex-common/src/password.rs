@@ -1,0 +1,199 @@
+//! Password hashing: argon2id with OWASP's parameters for new hashes (19 MiB, 2 passes,
+//! 1 lane: OWASP Password Storage Cheat Sheet), and bcrypt (`$2a$`/`$2b$`/`$2y$`) accepted for
+//! users carried over from the original, who are rehashed with argon2id at their next sign-in.
+//!
+//! Hashing is CPU-bound (tens of milliseconds), so the async functions run it on the blocking
+//! pool, never on the executor that serves requests.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::error::ApiError;
+use crate::secret::Secret;
+
+/// argon2id memory cost in KiB.
+pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+/// argon2id passes.
+pub const ARGON2_ITERATIONS: u32 = 2;
+/// argon2id lanes.
+pub const ARGON2_LANES: u32 = 1;
+
+/// What a stored hash says about a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    Mismatch,
+    /// The password is right; `needs_rehash` when the hash is bcrypt or has old parameters.
+    Match {
+        needs_rehash: bool,
+    },
+}
+
+impl Verification {
+    pub fn is_match(self) -> bool {
+        matches!(self, Self::Match { .. })
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None)
+        .expect("the OWASP parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id (blocking).
+pub fn hash(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("argon2 hashing failed: {e}")))
+}
+
+/// Checks a password against an argon2 or bcrypt hash (blocking). A malformed hash never matches.
+pub fn verify(password: &str, stored: &str) -> Verification {
+    if is_bcrypt(stored) {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Verification::Match { needs_rehash: true },
+            _ => Verification::Mismatch,
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verification::Mismatch;
+    };
+    if argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Verification::Mismatch;
+    }
+    Verification::Match {
+        needs_rehash: !has_current_parameters(&parsed),
+    }
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|prefix| stored.starts_with(prefix))
+}
+
+fn has_current_parameters(hash: &PasswordHash<'_>) -> bool {
+    let param = |name: &str| hash.params.get_decimal(name);
+    hash.algorithm.as_str() == "argon2id"
+        && param("m") == Some(ARGON2_MEMORY_KIB)
+        && param("t") == Some(ARGON2_ITERATIONS)
+        && param("p") == Some(ARGON2_LANES)
+}
+
+/// [`hash`] on the blocking pool.
+pub async fn hash_async(password: Secret) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash(password.expose()))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// [`verify`] on the blocking pool. With `None` (no such user) it verifies against a fixed
+/// dummy hash, so a missing account costs the same time as a wrong password.
+pub async fn verify_async(
+    password: Secret,
+    stored: Option<String>,
+) -> Result<Verification, ApiError> {
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify(password.expose(), &stored),
+        None => {
+            let _ = verify(password.expose(), dummy_hash());
+            Verification::Mismatch
+        }
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash("coglex-timing-equaliser").expect("hashing a constant works"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_hash_is_argon2id_with_owasp_parameters() {
+        let stored = hash("correct horse battery staple").unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert_eq!(
+            verify("correct horse battery staple", &stored),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            verify("correct horse battery stapl", &stored),
+            Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn two_hashes_of_one_password_differ() {
+        assert_ne!(
+            hash("same password").unwrap(),
+            hash("same password").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_bcrypt_hash_from_the_original_verifies_and_asks_for_an_upgrade() {
+        // The original stored `bcrypt.hashpw(password, bcrypt.gensalt())`: `$2b$12$...`.
+        let legacy = bcrypt::hash_with_result("legacy-password", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        assert!(legacy.starts_with("$2b$"));
+        assert_eq!(
+            verify("legacy-password", &legacy),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(verify("wrong-password", &legacy), Verification::Mismatch);
+    }
+
+    #[test]
+    fn an_argon2_hash_with_weaker_parameters_asks_for_an_upgrade() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        );
+        let stored = weak
+            .hash_password(b"pw-12345678", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            verify("pw-12345678", &stored),
+            Verification::Match { needs_rehash: true }
+        );
+    }
+
+    #[test]
+    fn garbage_hashes_never_match() {
+        for stored in ["", "plaintext", "$2b$", "$argon2id$garbage", "$2b$12$short"] {
+            assert_eq!(
+                verify("plaintext", stored),
+                Verification::Mismatch,
+                "{stored}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn verifying_a_missing_user_takes_the_dummy_path_and_fails() {
+        let result = verify_async(Secret::new("anything"), None).await.unwrap();
+        assert_eq!(result, Verification::Mismatch);
+    }
+}

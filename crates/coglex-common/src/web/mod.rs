@@ -1,0 +1,57 @@
+//! The actix-web glue every service mounts the same way (feature `actix`).
+//!
+//! [`server::Application`] assembles a service: request context (id, span, JSON for bare
+//! errors) outermost, then extractor error mapping, health probes, and the service's routes
+//! behind the API key check. Services only provide their routes and state.
+
+mod api_key;
+mod auth;
+mod context;
+mod extract;
+mod health;
+mod server;
+
+pub use crate::process::launch;
+pub use api_key::Caller;
+pub use auth::{AuthUser, MaybeAuthUser};
+pub use context::current_request_id;
+pub use server::{Application, Core, ServiceDef};
+
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::{ApiError, ErrorCode};
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = current_request_id();
+        self.log(&request_id);
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        if let Some(secs) = self.retry_after_secs() {
+            response.insert_header((RETRY_AFTER, secs));
+        }
+        response.body(self.to_body(&request_id))
+    }
+}
+
+/// The error code a bare status (from actix itself, with no body) stands for.
+fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        429 => ErrorCode::RateLimited,
+        400..=499 => ErrorCode::BadRequest,
+        503 => ErrorCode::ServiceUnavailable,
+        _ => ErrorCode::Internal,
+    }
+}

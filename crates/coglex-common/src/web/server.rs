@@ -1,0 +1,168 @@
+//! Assembling and running a service: the one place that knows the middleware order.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use mongodb::bson::Document;
+use mongodb::{Collection, Database};
+
+use super::{api_key, context, extract, health};
+use crate::config::CoreSettings;
+use crate::mongo;
+use crate::process::Serve;
+use crate::secret::KeySet;
+use crate::session::SessionStore;
+use crate::token::TokenKeys;
+
+/// What every service holds: settings, the database, token keys, session checks, API keys.
+/// Cheap to clone; registered as `web::Data<Core>` in every app.
+#[derive(Clone)]
+pub struct Core {
+    pub settings: Arc<CoreSettings>,
+    pub db: Database,
+    pub tokens: Arc<TokenKeys>,
+    pub sessions: Arc<SessionStore>,
+    pub(crate) keys: Arc<KeySet>,
+    pub(crate) admin_keys: Arc<KeySet>,
+}
+
+impl Core {
+    /// Builds the shared parts from validated settings. Does not wait for the database.
+    pub async fn connect(settings: CoreSettings, app_name: &str) -> anyhow::Result<Self> {
+        let db = mongo::connect(&settings.mongo, app_name).await?;
+        Ok(Self {
+            tokens: Arc::new(TokenKeys::new(&settings.tokens)),
+            sessions: Arc::new(SessionStore::new(&db, &settings.sessions)),
+            keys: Arc::new(settings.keys.all_keys()),
+            admin_keys: Arc::new(settings.keys.admin_keys()),
+            db,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The users collection (`MONGODB_AUTH_COLLECTION`).
+    pub fn users(&self) -> Collection<Document> {
+        self.db
+            .collection(&self.settings.mongo.mongodb_auth_collection)
+    }
+}
+
+/// The name a service reports in its health answers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServiceName(pub &'static str);
+
+/// What a service adds to the common app.
+pub struct ServiceDef<S> {
+    /// Routing name: the service answers under `/service/<name>/v1`.
+    pub name: &'static str,
+    /// The service's own state, registered as `web::Data<S>`.
+    pub state: S,
+    /// Routes that need `X-API-Key`: everything, unless there is a reason.
+    pub routes: fn(&mut web::ServiceConfig),
+    /// Routes reachable without `X-API-Key` (e.g. Stripe's webhook, which proves itself with a
+    /// signature instead).
+    pub public_routes: fn(&mut web::ServiceConfig),
+}
+
+impl<S> ServiceDef<S> {
+    pub fn new(name: &'static str, state: S, routes: fn(&mut web::ServiceConfig)) -> Self {
+        Self {
+            name,
+            state,
+            routes,
+            public_routes: |_| {},
+        }
+    }
+
+    pub fn with_public_routes(mut self, public_routes: fn(&mut web::ServiceConfig)) -> Self {
+        self.public_routes = public_routes;
+        self
+    }
+}
+
+/// A bound, not yet running, service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `SERVER_HOST:SERVER_PORT` (or `default_port`) and assembles the app.
+    pub fn bind<S: Send + Sync + 'static>(
+        core: Core,
+        def: ServiceDef<S>,
+        default_port: u16,
+    ) -> std::io::Result<Self> {
+        let server_settings = &core.settings.server;
+        let port = server_settings.server_port.unwrap_or(default_port);
+        let listener = TcpListener::bind((server_settings.server_host.as_str(), port))?;
+        Self::listen(core, def, listener)
+    }
+
+    /// Assembles the app on an already bound listener.
+    pub fn listen<S: Send + Sync + 'static>(
+        core: Core,
+        def: ServiceDef<S>,
+        listener: TcpListener,
+    ) -> std::io::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let settings = Arc::clone(&core.settings);
+        let core = web::Data::new(core);
+        let state = web::Data::new(def.state);
+        let name = web::Data::new(ServiceName(def.name));
+        let prefix = format!("/service/{}/v1", def.name);
+        let (routes, public_routes) = (def.routes, def.public_routes);
+        let max_json_bytes = settings.server.max_json_bytes;
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(core.clone())
+                .app_data(state.clone())
+                .app_data(name.clone())
+                .configure(|cfg| extract::configure(cfg, max_json_bytes))
+                // Probes are unauthenticated so orchestrators can call them; through the
+                // gateway they need the API key like every other route.
+                .configure(health::routes)
+                .service(
+                    web::scope(&prefix)
+                        .configure(health::routes)
+                        .configure(public_routes)
+                        .service(
+                            web::scope("")
+                                .wrap(from_fn(api_key::require_api_key))
+                                .configure(routes),
+                        ),
+                )
+                // Outermost, so the request id and span cover every layer and every error.
+                .wrap(from_fn(context::request_context))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.server_workers > 0 {
+            server = server.workers(settings.server.server_workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// A handle to stop the server gracefully (tests, embedding).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Runs until SIGINT/SIGTERM, then drains in-flight requests for `SHUTDOWN_TIMEOUT_SECS`.
+impl Serve for Application {
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,24 @@
+//! payment-svc: Stripe Checkout sessions, webhooks and payment records, under `/service/payment/v1`.
+//!
+//! [`build`] assembles the service from configuration; the binary, the tests and the local
+//! stack all run this same function.
+
+mod routes;
+
+use coglex_common::config::{ConfigSource, CoreSettings};
+use coglex_common::web::{Application, Core, ServiceDef};
+
+/// Routing name: the service answers under `/service/payment/v1`.
+pub const NAME: &str = "payment";
+/// Port used when `SERVER_PORT` is not set (the local stack's layout).
+pub const DEFAULT_PORT: u16 = 8084;
+
+/// Builds the service from configuration; call `run_until_stopped` on the result.
+pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
+    let core = Core::connect(CoreSettings::from_source(&source)?, "payment-svc").await?;
+    Ok(Application::bind(
+        core,
+        ServiceDef::new(NAME, (), routes::configure),
+        DEFAULT_PORT,
+    )?)
+}

@@ -1,0 +1,5 @@
+//! The service's routes below `/service/payment/v1`, all behind `X-API-Key`.
+
+use actix_web::web;
+
+pub(crate) fn configure(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,6 @@
+//! The storage-svc binary; everything it serves is assembled in the library.
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    coglex_common::web::launch("storage-svc", storage_svc::build).await
+}

@@ -1,0 +1,181 @@
+//! Gateway settings. Names follow the services' conventions; every value has a default that
+//! matches the local stack (services on 127.0.0.1:8081..8085, gateway on 8080).
+
+use coglex_common::config::{comma_list, ConfigError};
+use serde::Deserialize;
+
+use crate::routes::ServiceId;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewaySettings {
+    /// Base URL of auth-svc (`AUTH_SVC_URL`).
+    #[serde(default = "defaults::auth_url")]
+    pub auth_svc_url: String,
+    /// Base URL of storage-svc (`STORAGE_SVC_URL`).
+    #[serde(default = "defaults::storage_url")]
+    pub storage_svc_url: String,
+    /// Base URL of archive-svc (`ARCHIVE_SVC_URL`).
+    #[serde(default = "defaults::archive_url")]
+    pub archive_svc_url: String,
+    /// Base URL of payment-svc (`PAYMENT_SVC_URL`).
+    #[serde(default = "defaults::payment_url")]
+    pub payment_svc_url: String,
+    /// Base URL of generation-svc (`GENERATION_SVC_URL`).
+    #[serde(default = "defaults::generation_url")]
+    pub generation_svc_url: String,
+
+    /// Milliseconds a client has to send its request head; stops slowloris (`HEADER_READ_TIMEOUT_MS`).
+    #[serde(default = "defaults::header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds to connect to a service before answering 502 (`UPSTREAM_CONNECT_TIMEOUT_MS`).
+    #[serde(default = "defaults::upstream_connect_timeout_ms")]
+    pub upstream_connect_timeout_ms: u64,
+    /// Milliseconds for a service to start its response before answering 504
+    /// (`UPSTREAM_RESPONSE_TIMEOUT_MS`). Streaming bodies are not cut by it.
+    #[serde(default = "defaults::upstream_response_timeout_ms")]
+    pub upstream_response_timeout_ms: u64,
+    /// Idle keep-alive connections kept per service (`UPSTREAM_POOL_MAX_IDLE`).
+    #[serde(default = "defaults::upstream_pool_max_idle")]
+    pub upstream_pool_max_idle: usize,
+
+    /// Largest request body in bytes for services without their own limit (`BODY_LIMIT_BYTES`).
+    #[serde(default = "defaults::body_limit_bytes")]
+    pub body_limit_bytes: u64,
+    /// Largest upload to archive-svc, in bytes (`ARCHIVE_BODY_LIMIT_BYTES`); the service
+    /// enforces `MAX_CONTENT_LENGTH` on the file itself.
+    #[serde(default = "defaults::archive_body_limit_bytes")]
+    pub archive_body_limit_bytes: u64,
+    /// Largest request to generation-svc, in bytes (`GENERATION_BODY_LIMIT_BYTES`).
+    #[serde(default = "defaults::generation_body_limit_bytes")]
+    pub generation_body_limit_bytes: u64,
+
+    /// Requests per second each client (API key + IP) may make to a service (`RATE_LIMIT_RPS`); 0 turns limiting off.
+    #[serde(default = "defaults::rate_limit_rps")]
+    pub rate_limit_rps: u32,
+    /// Requests a client may make at once above the steady rate (`RATE_LIMIT_BURST`).
+    #[serde(default = "defaults::rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Per-service overrides of the rate (`AUTH_RATE_LIMIT_RPS`, `STORAGE_RATE_LIMIT_RPS`, ...).
+    #[serde(default)]
+    pub auth_rate_limit_rps: Option<u32>,
+    #[serde(default)]
+    pub storage_rate_limit_rps: Option<u32>,
+    #[serde(default)]
+    pub archive_rate_limit_rps: Option<u32>,
+    #[serde(default)]
+    pub payment_rate_limit_rps: Option<u32>,
+    #[serde(default)]
+    pub generation_rate_limit_rps: Option<u32>,
+
+    /// Origins allowed to call the API from a browser, exact matches (`CORS_ALLOWED_ORIGINS`).
+    #[serde(default, deserialize_with = "comma_list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Whether browsers may send credentials cross-origin (`CORS_ALLOW_CREDENTIALS`).
+    #[serde(default)]
+    pub cors_allow_credentials: bool,
+    /// Proxies in front of the gateway whose `X-Forwarded-*` headers are believed, as IPs or
+    /// CIDRs (`TRUSTED_PROXIES`). Everyone else's are replaced.
+    #[serde(default, deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
+}
+
+mod defaults {
+    pub fn auth_url() -> String {
+        "http://127.0.0.1:8081".into()
+    }
+    pub fn storage_url() -> String {
+        "http://127.0.0.1:8082".into()
+    }
+    pub fn archive_url() -> String {
+        "http://127.0.0.1:8083".into()
+    }
+    pub fn payment_url() -> String {
+        "http://127.0.0.1:8084".into()
+    }
+    pub fn generation_url() -> String {
+        "http://127.0.0.1:8085".into()
+    }
+    pub fn header_read_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn upstream_connect_timeout_ms() -> u64 {
+        2_000
+    }
+    pub fn upstream_response_timeout_ms() -> u64 {
+        60_000
+    }
+    pub fn upstream_pool_max_idle() -> usize {
+        256
+    }
+    pub fn body_limit_bytes() -> u64 {
+        1024 * 1024
+    }
+    pub fn archive_body_limit_bytes() -> u64 {
+        17 * 1024 * 1024
+    }
+    pub fn generation_body_limit_bytes() -> u64 {
+        32 * 1024 * 1024
+    }
+    pub fn rate_limit_rps() -> u32 {
+        100
+    }
+    pub fn rate_limit_burst() -> u32 {
+        200
+    }
+}
+
+impl GatewaySettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.cors_allow_credentials && self.cors_allowed_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError(
+                "CORS_ALLOWED_ORIGINS may not contain `*` while CORS_ALLOW_CREDENTIALS is true"
+                    .into(),
+            ));
+        }
+        for service in ServiceId::ALL {
+            let url = self.upstream_url(service);
+            let parsed: http::Uri = url.parse().map_err(|_| {
+                ConfigError(format!(
+                    "{} is not a valid URL: {url}",
+                    service.url_setting()
+                ))
+            })?;
+            if parsed.scheme_str() != Some("http") || parsed.authority().is_none() {
+                return Err(ConfigError(format!(
+                    "{} must be an http:// URL with a host (services talk plain HTTP inside the cluster)",
+                    service.url_setting()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn upstream_url(&self, service: ServiceId) -> &str {
+        match service {
+            ServiceId::Auth => &self.auth_svc_url,
+            ServiceId::Storage => &self.storage_svc_url,
+            ServiceId::Archive => &self.archive_svc_url,
+            ServiceId::Payment => &self.payment_svc_url,
+            ServiceId::Generation => &self.generation_svc_url,
+        }
+    }
+
+    pub fn body_limit(&self, service: ServiceId) -> u64 {
+        match service {
+            ServiceId::Archive => self.archive_body_limit_bytes,
+            ServiceId::Generation => self.generation_body_limit_bytes,
+            _ => self.body_limit_bytes,
+        }
+    }
+
+    pub fn rate_limit_rps(&self, service: ServiceId) -> u32 {
+        let specific = match service {
+            ServiceId::Auth => self.auth_rate_limit_rps,
+            ServiceId::Storage => self.storage_rate_limit_rps,
+            ServiceId::Archive => self.archive_rate_limit_rps,
+            ServiceId::Payment => self.payment_rate_limit_rps,
+            ServiceId::Generation => self.generation_rate_limit_rps,
+        };
+        specific.unwrap_or(self.rate_limit_rps)
+    }
+}

@@ -1,0 +1,381 @@
+//! The request path of the gateway, from the client's request to the service's response.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use coglex_common::config::{ApiKeySettings, ConfigError};
+use coglex_common::request_id;
+use coglex_common::secret::KeySet;
+use http::header::{self, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{Either, Empty, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::GatewaySettings;
+use crate::cors::Cors;
+use crate::forwarding::{
+    check_framing, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REQUEST_ID,
+};
+use crate::limits::RateLimit;
+use crate::metrics::{Metrics, UpstreamErrorKind};
+use crate::respond::{json_response, GatewayError, ProxyBody};
+use crate::routes::{self, ServiceId, STRIPE_WEBHOOK_PATH};
+
+/// What the gateway sends to a service: the client's body, capped, or nothing (probes).
+type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
+
+/// How long `/ready` waits for each service's `/health`.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+struct Upstream {
+    service: ServiceId,
+    scheme: Scheme,
+    authority: Authority,
+    body_limit: u64,
+    rate: RateLimit,
+}
+
+impl Upstream {
+    fn uri(&self, path_and_query: Option<PathAndQuery>) -> Uri {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query =
+            Some(path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
+        Uri::from_parts(parts).expect("scheme, authority and path make a URI")
+    }
+}
+
+/// Everything the gateway needs per request, shared by all connections.
+pub struct Proxy {
+    upstreams: Vec<Upstream>,
+    client: Client<HttpConnector, UpstreamBody>,
+    keys: KeySet,
+    admin_keys: KeySet,
+    cors: Cors,
+    trusted: TrustedProxies,
+    response_timeout: Duration,
+    ids: RequestIds,
+    metrics: Metrics,
+}
+
+impl Proxy {
+    pub fn new(settings: &GatewaySettings, keys: &ApiKeySettings) -> Result<Self, ConfigError> {
+        settings.validate()?;
+        keys.validate()?;
+        let upstreams = ServiceId::ALL
+            .into_iter()
+            .map(|service| {
+                let uri: Uri = settings
+                    .upstream_url(service)
+                    .parse()
+                    .expect("validated above");
+                Upstream {
+                    service,
+                    scheme: uri.scheme().cloned().unwrap_or(Scheme::HTTP),
+                    authority: uri.authority().cloned().expect("validated above"),
+                    body_limit: settings.body_limit(service),
+                    rate: RateLimit::new(
+                        settings.rate_limit_rps(service),
+                        settings.rate_limit_burst,
+                    ),
+                }
+            })
+            .collect();
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_millis(
+            settings.upstream_connect_timeout_ms,
+        )));
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(settings.upstream_pool_max_idle)
+            .build(connector);
+        Ok(Self {
+            upstreams,
+            client,
+            keys: keys.all_keys(),
+            admin_keys: keys.admin_keys(),
+            cors: Cors::new(
+                &settings.cors_allowed_origins,
+                settings.cors_allow_credentials,
+            ),
+            trusted: TrustedProxies::parse(&settings.trusted_proxies).map_err(ConfigError)?,
+            response_timeout: Duration::from_millis(settings.upstream_response_timeout_ms),
+            ids: RequestIds::default(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// Answers one request: always a response, never an error or a panic.
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let request_id = self.ids.accept_or_new(request.headers().get(X_REQUEST_ID));
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let (service, result) = self.dispatch(request, peer.ip(), &request_id).await;
+        let mut response = result.unwrap_or_else(|error| {
+            tracing::debug!(?error, "answered by the gateway");
+            error.to_response(request_id.to_str().unwrap_or("-"))
+        });
+        self.cors.decorate(origin.as_ref(), response.headers_mut());
+        response.headers_mut().insert(X_REQUEST_ID, request_id);
+        self.metrics
+            .record(service, response.status().as_u16(), started.elapsed());
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        request: Request<Incoming>,
+        peer: IpAddr,
+        request_id: &HeaderValue,
+    ) -> (Option<ServiceId>, Result<Response<ProxyBody>, GatewayError>) {
+        match request.uri().path() {
+            "/health" => {
+                return (
+                    None,
+                    Ok(json_response(
+                        StatusCode::OK,
+                        br#"{"status":"ok","service":"gateway"}"#.to_vec(),
+                    )),
+                )
+            }
+            "/ready" => return (None, self.ready().await),
+            "/metrics" => return (None, self.metrics_page(&request)),
+            _ => {}
+        }
+        if Cors::is_preflight(request.method(), request.headers()) {
+            return (
+                None,
+                Ok(self
+                    .cors
+                    .preflight(request.headers(), request_id.to_str().unwrap_or("-"))),
+            );
+        }
+        if let Err(error) = check_framing(request.headers()) {
+            return (None, Err(error));
+        }
+        let Some(service) = routes::resolve(request.uri().path()) else {
+            return (None, Err(GatewayError::NotFound));
+        };
+        (
+            Some(service),
+            self.forward(&self.upstreams[service.index()], request, peer, request_id)
+                .await,
+        )
+    }
+
+    async fn forward(
+        &self,
+        upstream: &Upstream,
+        request: Request<Incoming>,
+        peer: IpAddr,
+        request_id: &HeaderValue,
+    ) -> Result<Response<ProxyBody>, GatewayError> {
+        let headers = request.headers();
+        let api_key = headers.get(X_API_KEY).map(HeaderValue::as_bytes);
+        let exempt =
+            request.method() == Method::POST && request.uri().path() == STRIPE_WEBHOOK_PATH;
+        if !exempt {
+            match api_key {
+                None => return Err(GatewayError::MissingApiKey),
+                Some(key) if !self.keys.contains(key) => return Err(GatewayError::InvalidApiKey),
+                Some(_) => {}
+            }
+        }
+        let client_ip = self.trusted.client_ip(peer, headers);
+        upstream
+            .rate
+            .check(client_ip, api_key.unwrap_or_default())
+            .map_err(|retry_after_secs| GatewayError::RateLimited { retry_after_secs })?;
+        if let Some(length) = headers.get(header::CONTENT_LENGTH) {
+            // Framing was checked: the value is all digits; too many digits is too large too.
+            let length = length
+                .to_str()
+                .ok()
+                .and_then(|l| l.parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            if length > upstream.body_limit {
+                return Err(GatewayError::PayloadTooLarge(upstream.body_limit));
+            }
+        }
+
+        let (mut parts, body) = request.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        set_forwarded(&mut parts.headers, peer, self.trusted.contains(peer));
+        parts.headers.remove(header::HOST);
+        parts.headers.insert(X_REQUEST_ID, request_id.clone());
+        parts.uri = upstream.uri(parts.uri.path_and_query().cloned());
+        parts.version = Version::HTTP_11;
+        let limit = usize::try_from(upstream.body_limit).unwrap_or(usize::MAX);
+        let outgoing = Request::from_parts(parts, Either::Left(Limited::new(body, limit)));
+
+        let response = match tokio::time::timeout(
+            self.response_timeout,
+            self.client.request(outgoing),
+        )
+        .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                return Err(self.upstream_failure(upstream, upstream.body_limit, &error))
+            }
+            Err(_) => {
+                self.metrics
+                    .upstream_error(upstream.service, UpstreamErrorKind::Timeout);
+                tracing::warn!(service = upstream.service.name(), "upstream timed out");
+                return Err(GatewayError::UpstreamTimeout);
+            }
+        };
+        let (mut parts, body) = response.into_parts();
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            // No upgrade tunnels through the gateway.
+            return Err(GatewayError::UpstreamFailed);
+        }
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, Either::Left(body)))
+    }
+
+    fn upstream_failure(
+        &self,
+        upstream: &Upstream,
+        limit: u64,
+        error: &hyper_util::client::legacy::Error,
+    ) -> GatewayError {
+        if caused_by::<LengthLimitError>(error) {
+            return GatewayError::PayloadTooLarge(limit);
+        }
+        let kind = if error.is_connect() {
+            UpstreamErrorKind::Connect
+        } else {
+            UpstreamErrorKind::Other
+        };
+        self.metrics.upstream_error(upstream.service, kind);
+        tracing::warn!(service = upstream.service.name(), error = %display_chain(error), "upstream failed");
+        match kind {
+            UpstreamErrorKind::Connect => GatewayError::UpstreamUnreachable,
+            _ => GatewayError::UpstreamFailed,
+        }
+    }
+
+    /// Ready when every service answers its `/health`.
+    async fn ready(&self) -> Result<Response<ProxyBody>, GatewayError> {
+        let probes = self.upstreams.iter().map(|upstream| async move {
+            let request = Request::get(upstream.uri(Some(PathAndQuery::from_static("/health"))))
+                .body(Either::Right(Empty::new()))
+                .expect("a GET with a valid URI builds");
+            let up = matches!(
+                tokio::time::timeout(READY_PROBE_TIMEOUT, self.client.request(request)).await,
+                Ok(Ok(response)) if response.status().is_success()
+            );
+            (upstream.service.name(), up)
+        });
+        let results = futures_util::future::join_all(probes).await;
+        if results.iter().all(|(_, up)| *up) {
+            let upstreams: serde_json::Map<String, serde_json::Value> = results
+                .iter()
+                .map(|(name, _)| ((*name).to_owned(), "up".into()))
+                .collect();
+            let body = serde_json::json!({ "status": "ready", "upstreams": upstreams });
+            return Ok(json_response(StatusCode::OK, body.to_string().into_bytes()));
+        }
+        let down: Vec<&str> = results
+            .iter()
+            .filter(|(_, up)| !up)
+            .map(|(name, _)| *name)
+            .collect();
+        tracing::warn!(?down, "not ready");
+        Err(GatewayError::Unready)
+    }
+
+    fn metrics_page(
+        &self,
+        request: &Request<Incoming>,
+    ) -> Result<Response<ProxyBody>, GatewayError> {
+        match request.headers().get(X_API_KEY) {
+            None => Err(GatewayError::MissingApiKey),
+            Some(key) if !self.admin_keys.contains(key.as_bytes()) => {
+                Err(GatewayError::InvalidApiKey)
+            }
+            Some(_) => {
+                let mut response =
+                    Response::new(Either::Right(Full::new(Bytes::from(self.metrics.render()))));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                Ok(response)
+            }
+        }
+    }
+
+    /// Drops rate-limit state of idle clients; called periodically.
+    pub fn forget_idle_clients(&self) {
+        for upstream in &self.upstreams {
+            upstream.rate.forget_idle();
+        }
+    }
+}
+
+/// Request ids: the client's when acceptable, else a process prefix and a counter (unique,
+/// cheap, and they sort by arrival within one gateway).
+struct RequestIds {
+    prefix: u32,
+    counter: AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self {
+            prefix: rand::random(),
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RequestIds {
+    fn accept_or_new(&self, client: Option<&HeaderValue>) -> HeaderValue {
+        match client {
+            Some(value) if request_id::is_acceptable(value.as_bytes()) => value.clone(),
+            _ => {
+                let n = self.counter.fetch_add(1, Relaxed);
+                HeaderValue::from_str(&format!("{:08x}{n:012x}", self.prefix))
+                    .expect("hex is a valid header value")
+            }
+        }
+    }
+}
+
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<E>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn display_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut current = error.source();
+    while let Some(e) = current {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        current = e.source();
+    }
+    text
+}

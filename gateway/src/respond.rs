@@ -1,0 +1,101 @@
+//! Every failure of the gateway becomes a response here, in the API's JSON error shape.
+
+use bytes::Bytes;
+use coglex_common::error::{error_body, ErrorCode};
+use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::{Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+
+/// What the gateway sends back: a service's streamed body, or one the gateway made.
+pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+
+/// Why the gateway answered instead of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayError {
+    NotFound,
+    MissingApiKey,
+    InvalidApiKey,
+    Forbidden(&'static str),
+    BadFraming(&'static str),
+    PayloadTooLarge(u64),
+    RateLimited { retry_after_secs: u64 },
+    UpstreamUnreachable,
+    UpstreamTimeout,
+    UpstreamFailed,
+    Unready,
+}
+
+impl GatewayError {
+    fn code_and_message(self) -> (ErrorCode, String) {
+        match self {
+            Self::NotFound => (ErrorCode::NotFound, "no route for this path".into()),
+            Self::MissingApiKey => (
+                ErrorCode::InvalidApiKey,
+                "the X-API-Key header is required".into(),
+            ),
+            Self::InvalidApiKey => (ErrorCode::InvalidApiKey, "the API key is not valid".into()),
+            Self::Forbidden(why) => (ErrorCode::Forbidden, why.into()),
+            Self::BadFraming(why) => (ErrorCode::BadRequest, why.into()),
+            Self::PayloadTooLarge(limit) => (
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than {limit} bytes"),
+            ),
+            Self::RateLimited { .. } => (
+                ErrorCode::RateLimited,
+                "too many requests; retry later".into(),
+            ),
+            Self::UpstreamUnreachable | Self::UpstreamFailed => {
+                (ErrorCode::BadGateway, String::new())
+            }
+            Self::UpstreamTimeout => (ErrorCode::GatewayTimeout, String::new()),
+            Self::Unready => (ErrorCode::ServiceUnavailable, String::new()),
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        StatusCode::from_u16(self.code_and_message().0.status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The response for this error; `request_id` goes in the body (the caller sets the header).
+    pub fn to_response(self, request_id: &str) -> Response<ProxyBody> {
+        let (code, message) = self.code_and_message();
+        let message = if code.is_server_error() {
+            generic_message(code)
+        } else {
+            &message
+        };
+        let mut response = json_response(self.status(), error_body(code, message, request_id));
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs.max(1)),
+            Self::Unready => Some(2),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+fn generic_message(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::BadGateway => "an upstream service failed",
+        ErrorCode::GatewayTimeout => "an upstream service timed out",
+        ErrorCode::ServiceUnavailable => "a dependency is unavailable; retry later",
+        _ => "internal error",
+    }
+}
+
+/// A JSON response the gateway made itself.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

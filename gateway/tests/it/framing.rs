@@ -1,0 +1,90 @@
+//! Request smuggling and slow clients, over raw sockets (reqwest would not send these).
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::*;
+
+async fn raw(gateway: &TestGateway, request: String) -> String {
+    let mut stream = TcpStream::connect(gateway.host_port()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test]
+async fn smuggling_attempts_are_refused_and_never_reach_a_service() {
+    let (gateway, upstream) = gateway_with(&[]).await;
+    let head = format!("POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nConnection: close\r\n");
+    for framing in [
+        "Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        "Content-Length: 4, 4\r\n\r\nabcd",
+        "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "Content-Length: +4\r\n\r\nabcd",
+    ] {
+        let response = raw(&gateway, format!("{head}{framing}")).await;
+        assert!(
+            response.starts_with("HTTP/1.1 400"),
+            "{framing:?} got {response:?}"
+        );
+    }
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_request_hidden_behind_content_length_and_chunked_is_never_forwarded() {
+    // hyper reads such a message as chunked, drops Content-Length and closes the connection
+    // after it (RFC 9112 §6.3), so the bytes after the chunked body are never parsed as a
+    // second request, by the gateway or by the service.
+    let (gateway, upstream) = gateway_with(&[]).await;
+    let smuggled = format!(
+        "GET /service/auth/v1/smuggled HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n\r\n"
+    );
+    let request = format!(
+        "POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}"
+    );
+    let response = raw(&gateway, request).await;
+    assert_eq!(response.matches("HTTP/1.1 ").count(), 1, "{response}");
+    assert!(!response.contains("smuggled"), "{response}");
+    assert!(upstream.hits() <= 1);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let (gateway, upstream) = gateway_with(&[("HEADER_READ_TIMEOUT_MS", "300")]).await;
+    let mut stream = TcpStream::connect(gateway.host_port()).await.unwrap();
+    stream
+        .write_all(b"GET /service/auth/v1/x HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer)).await;
+    assert!(read.is_ok(), "the gateway kept a slowloris connection open");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_h2c_upgrade_is_not_tunnelled() {
+    let (gateway, _upstream) = gateway_with(&[]).await;
+    let response = raw(
+        &gateway,
+        format!(
+            "GET /service/auth/v1/headers HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        !response.to_ascii_lowercase().contains("\"upgrade\""),
+        "the service saw the upgrade: {response}"
+    );
+    assert!(
+        !response.to_ascii_lowercase().contains("http2-settings"),
+        "{response}"
+    );
+}

@@ -1,0 +1,73 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_413_before_it_is_read() {
+    let (gateway, upstream) = gateway_with(&[("BODY_LIMIT_BYTES", "1024")]).await;
+    let response = gateway
+        .post("/service/storage/v1/things")
+        .body(vec![b'a'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(json(response).await["error"]["code"], "payload_too_large");
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_cut_with_413() {
+    let (gateway, _upstream) = gateway_with(&[("BODY_LIMIT_BYTES", "1024")]).await;
+    let chunks =
+        futures_util::stream::iter((0..16).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 512])));
+    let response = gateway
+        .post("/service/storage/v1/count-me")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn archive_has_a_larger_limit_than_the_default() {
+    let (gateway, _upstream) = gateway_with(&[
+        ("BODY_LIMIT_BYTES", "1024"),
+        ("ARCHIVE_BODY_LIMIT_BYTES", "65536"),
+    ])
+    .await;
+    let response = gateway
+        .post("/service/archive/v1/count-me")
+        .body(vec![b'a'; 32 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["body_length"], 32 * 1024);
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let (gateway, upstream) =
+        gateway_with(&[("RATE_LIMIT_RPS", "1"), ("RATE_LIMIT_BURST", "2")]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(gateway.get("/service/storage/v1/x").send().await.unwrap());
+    }
+    assert_eq!(statuses[0].status(), 200);
+    assert_eq!(statuses[1].status(), 200);
+    let limited = statuses.pop().unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_eq!(json(limited).await["error"]["code"], "rate_limited");
+    assert_eq!(upstream.hits(), 2);
+    // Limits are per service: auth has its own bucket.
+    assert_eq!(
+        gateway
+            .get("/service/auth/v1/x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

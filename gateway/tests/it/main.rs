@@ -1,0 +1,12 @@
+//! Gateway integration tests: a real gateway in front of real upstreams (the five services, or
+//! a small streaming test server), over real sockets.
+
+mod helpers;
+
+mod framing;
+mod limits;
+mod proxying;
+mod routing;
+mod services;
+mod streaming;
+mod upstream_failures;

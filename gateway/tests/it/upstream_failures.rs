@@ -1,0 +1,44 @@
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_service_that_is_down_gives_a_quick_502() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let gateway = spawn_gateway(settings_for(&address)).await;
+    let started = Instant::now();
+    let response = gateway.get("/service/auth/v1/signin").send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let body = json(response).await;
+    assert_eq!(body["error"]["code"], "bad_gateway");
+    assert_eq!(body["error"]["message"], "an upstream service failed");
+    let ready = gateway
+        .http
+        .get(gateway.url("/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_service_that_is_too_slow_gives_504_at_the_configured_timeout() {
+    let (gateway, _upstream) = gateway_with(&[("UPSTREAM_RESPONSE_TIMEOUT_MS", "300")]).await;
+    let started = Instant::now();
+    let response = gateway
+        .get("/service/storage/v1/slow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(json(response).await["error"]["code"], "gateway_timeout");
+}
