@@ -2,11 +2,14 @@
 //!
 //! - [`mongo`]: a real SecantusDB (`secantusd-rs`) per test binary, or `MONGODB_URI`.
 //! - [`app`]: a service from its real `build` function on a free port, with its own database.
+//! - [`session`]: a signed-in user (session document + token) for services' tests.
 //! - [`upstream`]: a small streaming HTTP server to stand behind the gateway.
 
 pub mod app;
 pub mod mongo;
+pub mod session;
 pub mod upstream;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, ADMIN_API_KEY, API_KEY, SERVER_SECRET};
 pub use mongo::{shared_uri, MongoServer, TestDb};
+pub use session::{sign_in, SignedIn};

@@ -1,17 +1,14 @@
 //! A probe service mounted with the common glue, exactly as real services are.
 
-use std::time::Duration;
-
 use actix_web::{web, HttpResponse};
 use coglex_common::config::{ConfigSource, CoreSettings};
-use coglex_common::session::SessionClaims;
-use coglex_common::token::{Purpose, TokenKeys};
 use coglex_common::web::{Application, AuthUser, Caller, Core, ServiceDef};
 use coglex_common::ApiError;
-use mongodb::bson::{doc, DateTime};
+use mongodb::bson::doc;
 use serde::Deserialize;
 use test_support::TestApp;
 
+pub use test_support::session::token_keys;
 pub use test_support::{spawn_app, spawn_app_with, ADMIN_API_KEY, API_KEY};
 
 /// `/service/probe/v1/...`: routes that exercise each piece of the glue.
@@ -58,32 +55,9 @@ async fn count(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(serde_json::json!({ "count": n })))
 }
 
-pub fn token_keys() -> TokenKeys {
-    let source = ConfigSource::from_pairs([("SERVER_SECRET", test_support::SERVER_SECRET)]);
-    TokenKeys::new(&source.get().unwrap())
-}
-
-/// Writes a live session and signs a session token for it, as auth-svc does.
-pub async fn signed_in(app: &TestApp, sid: &str) -> String {
-    app.database
-        .collection("_SESSIONS")
-        .insert_one(doc! {
-            "_id": sid,
-            "user_id": "u1",
-            "user_key": "ada@example.com",
-            "expires_at": DateTime::from_millis(DateTime::now().timestamp_millis() + 3_600_000),
-            "revoked_at": null,
-        })
-        .await
-        .unwrap();
-    let claims = SessionClaims {
-        sid: sid.into(),
-        key: "ada@example.com".into(),
-    };
-    token_keys()
-        .issue(Purpose::Session, "u1", Duration::from_secs(900), claims)
-        .unwrap()
-        .token
+/// Signs a user in (session document + token), as auth-svc does.
+pub async fn signed_in(app: &TestApp) -> String {
+    test_support::sign_in(app, "ada@example.com").await.token
 }
 
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
