@@ -17,3 +17,7 @@ say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test"
 cargo test --workspace --quiet 2>&1
+say "deployment files (compose, kustomize, schemas, every service covered)"
+./scripts/check-deploy.sh
+say "the local stack (README run command) end to end"
+./scripts/smoke-stack.sh
