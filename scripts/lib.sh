@@ -23,9 +23,12 @@ ensure_secantus() {
     fi
   fi
   say "installing SecantusDB $SECANTUS_VERSION into $COGLEX_TOOLS_DIR (first run only, about 5 minutes)"
+  # A test database needs no link-time optimisation: skipping it shortens the install on small machines.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked \
     --root "$COGLEX_TOOLS_DIR/secantus" --quiet \
-    || cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version \
+    || CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version \
       --root "$COGLEX_TOOLS_DIR/secantus" --quiet
   [ -x "$SECANTUSD_BIN" ] || die "SecantusDB did not install"
 }
