@@ -20,7 +20,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::config::GatewaySettings;
 use crate::cors::Cors;
 use crate::forwarding::{
-    check_framing, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REQUEST_ID,
+    check_framing, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REAL_IP,
+    X_REQUEST_ID,
 };
 use crate::limits::RateLimit;
 use crate::metrics::{Metrics, UpstreamErrorKind};
@@ -217,6 +218,11 @@ impl Proxy {
         set_forwarded(&mut parts.headers, peer, self.trusted.contains(peer));
         parts.headers.remove(header::HOST);
         parts.headers.insert(X_REQUEST_ID, request_id.clone());
+        // Always the gateway's own view of the client: a client-sent value is overwritten.
+        parts.headers.insert(
+            X_REAL_IP,
+            HeaderValue::from_str(&client_ip.to_string()).expect("an IP is a valid header value"),
+        );
         parts.uri = upstream.uri(parts.uri.path_and_query().cloned());
         parts.version = Version::HTTP_11;
         let limit = usize::try_from(upstream.body_limit).unwrap_or(usize::MAX);

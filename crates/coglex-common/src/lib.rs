@@ -11,6 +11,7 @@
 //! With the `service` feature (every service):
 //! - `token`: HS256 JWTs with a purpose claim, so a token of one purpose never passes as another.
 //! - `query`: allow-list checks for client-supplied MongoDB filters (storage, archive).
+//! - `render`: BSON as the plain JSON the API speaks (hex ids, ISO dates).
 //! - `password`: argon2id hashing, with bcrypt hashes from the original accepted and upgraded.
 //! - `mongo`: the MongoDB client with short timeouts and driver errors mapped to API errors.
 //! - `session`: whether a signed-in session is still live (sign-out works across services).
@@ -29,6 +30,8 @@ pub mod mongo;
 pub mod password;
 #[cfg(feature = "service")]
 pub mod query;
+#[cfg(feature = "service")]
+pub mod render;
 #[cfg(feature = "service")]
 pub mod session;
 #[cfg(feature = "service")]

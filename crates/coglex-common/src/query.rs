@@ -79,6 +79,20 @@ pub fn parse_filter_value(value: &Value) -> Result<Document, ApiError> {
     to_document(value)
 }
 
+/// Checks a filter of plain equalities (`{"active": true}`): field names only, no operator
+/// anywhere, no reserved field. Used where a client may narrow a match but not search.
+pub fn parse_equality_filter(value: &Value) -> Result<Document, ApiError> {
+    let object = value.as_object().ok_or_else(|| ApiError::bad_request("query must be a JSON object"))?;
+    for (key, inner) in object {
+        if key.starts_with('$') {
+            return Err(refused_operator(key));
+        }
+        check_field_path(key)?;
+        check_literal(inner, 1)?;
+    }
+    to_document(value)
+}
+
 /// Converts checked JSON (Extended JSON allowed) to a BSON document.
 pub fn to_document(value: &Value) -> Result<Document, ApiError> {
     match to_bson(value)? {
@@ -361,6 +375,14 @@ mod tests {
         refused(json!({"a": {"$regex": "x".repeat(MAX_REGEX_BYTES + 1)}}));
         refused(json!({"a": {"$options": "e"}}));
         assert!(parse_filter("{not json").is_err());
+    }
+
+    #[test]
+    fn equality_filters_take_no_operators() {
+        assert!(parse_equality_filter(&json!({"active": true, "plan": "pro"})).is_ok());
+        for bad in [json!({"active": {"$ne": null}}), json!({"$where": "1"}), json!({"_password": "x"}), json!([1])] {
+            assert!(parse_equality_filter(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -33,11 +33,13 @@ async fn client_forwarded_headers_are_replaced_by_what_the_gateway_saw() {
         .header("X-Forwarded-For", "6.6.6.6")
         .header("X-Forwarded-Proto", "https")
         .header("Forwarded", "for=6.6.6.6")
+        .header("X-Real-IP", "6.6.6.6")
         .send()
         .await
         .unwrap();
     let headers = json(response).await["headers"].clone();
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-real-ip"], "127.0.0.1");
     assert_eq!(headers["x-forwarded-proto"], "http");
     assert_eq!(headers["x-forwarded-host"], gateway.host_port());
     assert!(headers.get("forwarded").is_none());
@@ -55,6 +57,7 @@ async fn a_trusted_proxy_keeps_its_forwarded_chain() {
         .unwrap();
     let headers = json(response).await["headers"].clone();
     assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(headers["x-real-ip"], "203.0.113.7");
     assert_eq!(headers["x-forwarded-proto"], "https");
 }
 

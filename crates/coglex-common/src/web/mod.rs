@@ -40,6 +40,18 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The client's address: `X-Real-IP` as the gateway set it (it overwrites any client value),
+/// else the connection's peer. Services are reachable only through the gateway (the network
+/// policies in `k8s/` enforce it), so the header can be believed.
+pub fn client_ip(req: &actix_web::HttpRequest) -> std::net::IpAddr {
+    req.headers()
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
 /// The error code a bare status (from actix itself, with no body) stands for.
 fn code_for_status(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
