@@ -1,0 +1,357 @@
+//! The payment records: one document per Checkout Session and per subscription in
+//! `MONGODB_PAYMENTS_COLLECTION` (told apart by `kind`), and the ids of the Stripe events
+//! already applied in `MONGODB_PAYMENT_EVENTS_COLLECTION`.
+//!
+//! Stripe delivers events at least once and in no guaranteed order ("Webhooks: handle
+//! duplicate events", "Event ordering"), so an event is applied only when it is newer than
+//! the last one applied to the same record, and its id is written after it was applied: a
+//! redelivery finds the id and changes nothing.
+
+use anyhow::anyhow;
+use coglex_common::mongo::server_code;
+use coglex_common::ApiError;
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::{Collection, Database};
+use serde_json::{json, Map, Value};
+
+use crate::events::{Effect, Event, InvoiceChange, SessionChange, SubscriptionChange};
+use crate::settings::Settings;
+use crate::stripe::CreatedSession;
+
+const DUPLICATE_KEY: i32 = 11_000;
+/// Records `GET /payments` returns, newest first.
+const LIST_LIMIT: i64 = 100;
+
+pub mod kind {
+    pub const SESSION: &str = "checkout_session";
+    pub const SUBSCRIPTION: &str = "subscription";
+}
+
+/// What became of a delivered event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Applied,
+    /// Seen before: nothing changed.
+    Duplicate,
+    /// A type we do not record; acknowledged so Stripe stops sending it.
+    Ignored,
+}
+
+pub struct PaymentStore {
+    payments: Collection<Document>,
+    events: Collection<Document>,
+}
+
+impl PaymentStore {
+    pub fn new(db: &Database, settings: &Settings) -> Self {
+        Self {
+            payments: db.collection(&settings.mongodb_payments_collection),
+            events: db.collection(&settings.mongodb_payment_events_collection),
+        }
+    }
+
+    /// Records a session we just created. A retried creation, or a webhook that arrived
+    /// first, already wrote it: nothing they wrote is overwritten.
+    pub async fn record_created(
+        &self,
+        session: &CreatedSession,
+        user_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let metadata: Document = session
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), Bson::String(v.clone())))
+            .collect();
+        let now = DateTime::now();
+        let insert = doc! {
+            "kind": kind::SESSION,
+            "user_id": user_id,
+            "mode": &session.mode,
+            "status": session.status.as_deref().unwrap_or("open"),
+            "payment_status": &session.payment_status,
+            "customer_email": session.customer_email.as_deref(),
+            "amount_total": session.amount_total,
+            "currency": session.currency.as_deref(),
+            "metadata": metadata,
+            "url": session.url.as_deref(),
+            "subscription_id": Bson::Null,
+            "created_at": DateTime::from_millis(session.created.saturating_mul(1000)),
+            "expires_at": DateTime::from_millis(session.expires_at.saturating_mul(1000)),
+            "updated_at": now,
+        };
+        self.payments
+            .update_one(doc! { "_id": &session.id }, doc! { "$setOnInsert": insert })
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id: &str) -> Result<Option<Document>, ApiError> {
+        Ok(self
+            .payments
+            .find_one(doc! { "_id": id, "kind": kind::SESSION })
+            .await?)
+    }
+
+    /// The user's sessions and subscriptions, newest first.
+    pub async fn list_for_user(
+        &self,
+        user_id: &str,
+    ) -> Result<(Vec<Document>, Vec<Document>), ApiError> {
+        let mut cursor = self
+            .payments
+            .find(doc! { "user_id": user_id })
+            .sort(doc! { "created_at": -1, "_id": 1 })
+            .limit(LIST_LIMIT)
+            .await?;
+        let (mut sessions, mut subscriptions) = (Vec::new(), Vec::new());
+        while cursor.advance().await? {
+            let record = cursor.deserialize_current().map_err(ApiError::internal)?;
+            match record.get_str("kind") {
+                Ok(kind::SUBSCRIPTION) => subscriptions.push(record),
+                _ => sessions.push(record),
+            }
+        }
+        Ok((sessions, subscriptions))
+    }
+
+    /// Applies `event` once, however often Stripe delivers it.
+    pub async fn record_event(&self, event: &Event) -> Result<Recorded, ApiError> {
+        if self
+            .events
+            .find_one(doc! { "_id": &event.id })
+            .await?
+            .is_some()
+        {
+            return Ok(Recorded::Duplicate);
+        }
+        let Some(effect) = event.effect() else {
+            return Ok(Recorded::Ignored);
+        };
+        match &effect {
+            Effect::Session(change) => self.apply_session(event.created, change).await?,
+            Effect::Subscription(change) => self.apply_subscription(event.created, change).await?,
+            Effect::Invoice(change) => self.apply_invoice(event.created, change).await?,
+        }
+        let seen = doc! {
+            "_id": &event.id,
+            "type": &event.kind,
+            "object_id": event.object_id(),
+            "created": event.created,
+            "livemode": event.livemode,
+            "received_at": DateTime::now(),
+        };
+        match self.events.insert_one(seen).await {
+            Ok(_) => Ok(Recorded::Applied),
+            // A concurrent delivery of the same event recorded it first.
+            Err(err) if server_code(&err) == Some(DUPLICATE_KEY) => Ok(Recorded::Duplicate),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn apply_session(&self, created: i64, change: &SessionChange) -> Result<(), ApiError> {
+        let mut set = Document::new();
+        put(&mut set, "status", change.status.as_deref());
+        put(&mut set, "payment_status", change.payment_status.as_deref());
+        put(&mut set, "customer_email", change.customer_email.as_deref());
+        put(&mut set, "customer_id", change.customer_id.as_deref());
+        put(
+            &mut set,
+            "subscription_id",
+            change.subscription_id.as_deref(),
+        );
+        put(&mut set, "amount_total", change.amount_total);
+        put(&mut set, "currency", change.currency.as_deref());
+        let mut insert = doc! {
+            "kind": kind::SESSION,
+            "user_id": change.user_id.as_deref(),
+            "mode": change.mode.as_deref(),
+            "created_at": DateTime::now(),
+        };
+        if let Some(metadata) = &change.metadata {
+            insert.insert("metadata", to_bson(&Value::Object(metadata.clone()))?);
+        }
+        self.apply_guarded(&change.id, "last_event_created", created, set, insert)
+            .await?;
+        if let Some(subscription_id) = &change.subscription_id {
+            // Links the subscription to its session and owner, whichever event came first.
+            let mut set = doc! { "checkout_session_id": &change.id };
+            put(&mut set, "user_id", change.user_id.as_deref());
+            self.payments
+                .update_one(
+                    doc! { "_id": subscription_id },
+                    doc! {
+                        "$set": set,
+                        "$setOnInsert": { "kind": kind::SUBSCRIPTION, "created_at": DateTime::now() },
+                    },
+                )
+                .upsert(true)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_subscription(
+        &self,
+        created: i64,
+        change: &SubscriptionChange,
+    ) -> Result<(), ApiError> {
+        let mut set = Document::new();
+        put(&mut set, "status", change.status.as_deref());
+        put(&mut set, "customer_id", change.customer_id.as_deref());
+        put(
+            &mut set,
+            "cancel_at_period_end",
+            change.cancel_at_period_end,
+        );
+        put(&mut set, "user_id", change.user_id.as_deref());
+        if !change.price_ids.is_empty() {
+            set.insert("price_ids", change.price_ids.clone());
+        }
+        let insert = doc! { "kind": kind::SUBSCRIPTION, "created_at": DateTime::now() };
+        self.apply_guarded(&change.id, "last_event_created", created, set, insert)
+            .await
+    }
+
+    async fn apply_invoice(&self, created: i64, change: &InvoiceChange) -> Result<(), ApiError> {
+        let set = doc! {
+            "latest_invoice": {
+                "id": &change.invoice_id,
+                "status": change.status,
+                "amount_paid": change.amount_paid,
+                "amount_due": change.amount_due,
+                "currency": change.currency.as_deref(),
+            },
+        };
+        let insert = doc! { "kind": kind::SUBSCRIPTION, "created_at": DateTime::now() };
+        // Invoices order among themselves, not against subscription events.
+        self.apply_guarded(
+            &change.subscription_id,
+            "last_invoice_event_created",
+            created,
+            set,
+            insert,
+        )
+        .await
+    }
+
+    /// `$set` on record `id` unless it already reflects a newer event (by `guard`); creates
+    /// the record when it does not exist yet.
+    async fn apply_guarded(
+        &self,
+        id: &str,
+        guard: &str,
+        created: i64,
+        mut set: Document,
+        insert: Document,
+    ) -> Result<(), ApiError> {
+        set.insert(guard, created);
+        set.insert("updated_at", DateTime::now());
+        let fresher = doc! {
+            "_id": id,
+            "$or": [ { guard: { "$exists": false } }, { guard: { "$lte": created } } ],
+        };
+        for _ in 0..2 {
+            let updated = self
+                .payments
+                .update_one(fresher.clone(), doc! { "$set": set.clone() })
+                .await?;
+            if updated.matched_count > 0 {
+                return Ok(());
+            }
+            if self.payments.find_one(doc! { "_id": id }).await?.is_some() {
+                // A newer event was applied already; this one is stale.
+                return Ok(());
+            }
+            let mut record = insert.clone();
+            record.insert("_id", id);
+            record.extend(set.clone());
+            match self.payments.insert_one(record).await {
+                Ok(_) => return Ok(()),
+                // Created concurrently: apply to it on the next round.
+                Err(err) if server_code(&err) == Some(DUPLICATE_KEY) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(ApiError::internal(anyhow!(
+            "payment record {id} kept changing"
+        )))
+    }
+}
+
+fn put(document: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
+    if let Some(value) = value {
+        document.insert(key, value.into());
+    }
+}
+
+fn to_bson(value: &Value) -> Result<Bson, ApiError> {
+    mongodb::bson::to_bson(value).map_err(ApiError::internal)
+}
+
+/// A session record as clients see it.
+pub fn session_view(record: &Document) -> Value {
+    json!({
+        "id": record.get_str("_id").unwrap_or_default(),
+        "mode": opt_str(record, "mode"),
+        "status": opt_str(record, "status"),
+        "payment_status": opt_str(record, "payment_status"),
+        "customer_email": opt_str(record, "customer_email"),
+        "amount_total": opt_i64(record, "amount_total"),
+        "currency": opt_str(record, "currency"),
+        "subscription": opt_str(record, "subscription_id"),
+        "metadata": record.get_document("metadata").map(string_map).unwrap_or_default(),
+        "url": opt_str(record, "url"),
+        "created_at": opt_time(record, "created_at"),
+        "updated_at": opt_time(record, "updated_at"),
+    })
+}
+
+/// A subscription record as clients see it.
+pub fn subscription_view(record: &Document) -> Value {
+    let invoice = record.get_document("latest_invoice").ok().map(|invoice| {
+        json!({
+            "id": opt_str(invoice, "id"),
+            "status": opt_str(invoice, "status"),
+            "amount_paid": opt_i64(invoice, "amount_paid"),
+            "amount_due": opt_i64(invoice, "amount_due"),
+            "currency": opt_str(invoice, "currency"),
+        })
+    });
+    json!({
+        "id": record.get_str("_id").unwrap_or_default(),
+        "status": opt_str(record, "status"),
+        "cancel_at_period_end": record.get_bool("cancel_at_period_end").ok(),
+        "checkout_session": opt_str(record, "checkout_session_id"),
+        "price_ids": record.get_array("price_ids").map(|a| a.iter().filter_map(Bson::as_str).collect::<Vec<_>>()).unwrap_or_default(),
+        "latest_invoice": invoice,
+        "created_at": opt_time(record, "created_at"),
+        "updated_at": opt_time(record, "updated_at"),
+    })
+}
+
+fn opt_str<'a>(record: &'a Document, key: &str) -> Option<&'a str> {
+    record.get_str(key).ok()
+}
+
+fn opt_i64(record: &Document, key: &str) -> Option<i64> {
+    match record.get(key) {
+        Some(Bson::Int64(n)) => Some(*n),
+        Some(Bson::Int32(n)) => Some(i64::from(*n)),
+        _ => None,
+    }
+}
+
+fn opt_time(record: &Document, key: &str) -> Option<String> {
+    record
+        .get_datetime(key)
+        .ok()
+        .and_then(|t| t.try_to_rfc3339_string().ok())
+}
+
+fn string_map(document: &Document) -> Map<String, Value> {
+    document
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), Value::String(s.to_owned()))))
+        .collect()
+}

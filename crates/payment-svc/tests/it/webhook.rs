@@ -1,0 +1,283 @@
+//! `POST /webhook`: Stripe's signed deliveries are recorded once, keep sessions and
+//! subscriptions current, and anything unsigned, mis-signed or old is refused.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn completed(id: &str, user_id: Option<&str>) -> String {
+    event(
+        "evt_completed_1",
+        "checkout.session.completed",
+        now(),
+        completed_session(id, user_id, None),
+    )
+}
+
+#[tokio::test]
+async fn a_signed_completed_session_marks_the_session_paid() {
+    let app = spawn_app().await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let id = app
+        .create_session(Some(&user.token), &payment_example())
+        .await;
+
+    let answer = app
+        .deliver_signed(&completed(&id, Some(&user.user_id)))
+        .await;
+
+    assert_eq!(answer["recorded"], true);
+    let record = app.record(&id).await.unwrap();
+    assert_eq!(record.get_str("status").unwrap(), "complete");
+    assert_eq!(record.get_str("payment_status").unwrap(), "paid");
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_is_recorded_once() {
+    let app = spawn_app().await;
+    let payload = completed("cs_test_twice", None);
+    app.deliver_signed(&payload).await;
+
+    let again = app.deliver_signed(&payload).await;
+
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["recorded"], false);
+    assert_eq!(app.count("_PAYMENT_EVENTS").await, 1);
+    assert_eq!(app.count("_PAYMENTS").await, 1);
+}
+
+#[tokio::test]
+async fn a_delivery_without_a_signature_is_refused() {
+    let app = spawn_app().await;
+
+    let response = app.deliver(&completed("cs_test_1", None), None).await;
+
+    let (status, _, message) = error_of(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(message, "the Stripe-Signature header is required");
+    assert_eq!(app.count("_PAYMENTS").await, 0);
+}
+
+#[tokio::test]
+async fn a_signature_made_with_another_secret_is_refused() {
+    let app = spawn_app().await;
+    let payload = completed("cs_test_1", None);
+
+    let response = app
+        .deliver(
+            &payload,
+            Some(signature("whsec_someone_else", now(), &payload)),
+        )
+        .await;
+
+    let (status, _, message) = error_of(response).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("does not match"), "{message}");
+    assert_eq!(app.count("_PAYMENTS").await, 0);
+}
+
+#[tokio::test]
+async fn a_payload_changed_after_signing_is_refused() {
+    let app = spawn_app().await;
+    let signed = completed("cs_test_1", None);
+    let header = signature(WEBHOOK_SECRET, now(), &signed);
+
+    let response = app
+        .deliver(&completed("cs_test_2", Some("someone")), Some(header))
+        .await;
+
+    assert_eq!(response.status(), 400);
+    assert_eq!(app.count("_PAYMENTS").await, 0);
+}
+
+#[tokio::test]
+async fn a_delivery_signed_longer_ago_than_the_tolerance_is_refused_as_a_replay() {
+    let app = spawn_app().await;
+    let payload = completed("cs_test_1", None);
+    let old = now() - 301;
+
+    let response = app
+        .deliver(&payload, Some(signature(WEBHOOK_SECRET, old, &payload)))
+        .await;
+
+    let (status, _, message) = error_of(response).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("tolerance"), "{message}");
+}
+
+#[tokio::test]
+async fn a_malformed_signature_header_is_refused() {
+    let app = spawn_app().await;
+
+    let response = app
+        .deliver(
+            &completed("cs_test_1", None),
+            Some("v1=abc,t=yesterday".into()),
+        )
+        .await;
+
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_an_event_is_a_400() {
+    let app = spawn_app().await;
+    let payload = json!({"hello": "world"}).to_string();
+
+    let response = app
+        .deliver(&payload, Some(signature(WEBHOOK_SECRET, now(), &payload)))
+        .await;
+
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn an_event_type_we_do_not_record_is_acknowledged() {
+    let app = spawn_app().await;
+    let payload = event(
+        "evt_charge",
+        "charge.succeeded",
+        now(),
+        json!({"id": "ch_1"}),
+    );
+
+    let answer = app.deliver_signed(&payload).await;
+
+    assert_eq!(answer["received"], true);
+    assert_eq!(answer["recorded"], false);
+    assert_eq!(app.count("_PAYMENTS").await, 0);
+}
+
+#[tokio::test]
+async fn an_expired_session_is_marked_expired() {
+    let app = spawn_app().await;
+    let id = app.create_session(None, &payment_example()).await;
+    let mut object = completed_session(&id, None, None);
+    object["status"] = json!("expired");
+    object["payment_status"] = json!("unpaid");
+
+    app.deliver_signed(&event(
+        "evt_expired",
+        "checkout.session.expired",
+        now(),
+        object,
+    ))
+    .await;
+
+    let record = app.record(&id).await.unwrap();
+    assert_eq!(record.get_str("status").unwrap(), "expired");
+}
+
+#[tokio::test]
+async fn subscription_events_keep_the_subscription_status_current() {
+    let app = spawn_app().await;
+    let t = now();
+    for (n, (kind, status)) in [
+        ("customer.subscription.created", "incomplete"),
+        ("customer.subscription.updated", "active"),
+        ("customer.subscription.deleted", "canceled"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let payload = event(
+            &format!("evt_sub_{n}"),
+            kind,
+            t + n as u64,
+            subscription("sub_1", status, "u1"),
+        );
+        app.deliver_signed(&payload).await;
+    }
+
+    let record = app.record("sub_1").await.unwrap();
+    assert_eq!(record.get_str("status").unwrap(), "canceled");
+    assert_eq!(record.get_str("user_id").unwrap(), "u1");
+}
+
+#[tokio::test]
+async fn an_older_event_delivered_late_does_not_undo_a_newer_one() {
+    let app = spawn_app().await;
+    let t = now();
+    let newer = event(
+        "evt_new",
+        "customer.subscription.deleted",
+        t,
+        subscription("sub_1", "canceled", "u1"),
+    );
+    let older = event(
+        "evt_old",
+        "customer.subscription.updated",
+        t - 60,
+        subscription("sub_1", "active", "u1"),
+    );
+
+    app.deliver_signed(&newer).await;
+    app.deliver_signed(&older).await;
+
+    let record = app.record("sub_1").await.unwrap();
+    assert_eq!(record.get_str("status").unwrap(), "canceled");
+}
+
+#[tokio::test]
+async fn paid_and_failed_invoices_are_recorded_on_their_subscription() {
+    let app = spawn_app().await;
+    let t = now();
+    let invoice = |id: &str| json!({"id": id, "object": "invoice", "subscription": "sub_1", "amount_paid": 2999, "amount_due": 2999, "currency": "usd"});
+    app.deliver_signed(&event("evt_inv_1", "invoice.paid", t, invoice("in_1")))
+        .await;
+
+    app.deliver_signed(&event(
+        "evt_inv_2",
+        "invoice.payment_failed",
+        t + 1,
+        invoice("in_2"),
+    ))
+    .await;
+
+    let record = app.record("sub_1").await.unwrap();
+    let latest = record.get_document("latest_invoice").unwrap();
+    assert_eq!(latest.get_str("id").unwrap(), "in_2");
+    assert_eq!(latest.get_str("status").unwrap(), "payment_failed");
+}
+
+#[tokio::test]
+async fn a_completed_subscription_checkout_links_the_subscription_to_its_owner() {
+    let app = spawn_app().await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let id = app
+        .create_session(Some(&user.token), &subscription_example())
+        .await;
+    let object = completed_session(&id, Some(&user.user_id), Some("sub_42"));
+
+    app.deliver_signed(&event(
+        "evt_sub_done",
+        "checkout.session.completed",
+        now(),
+        object,
+    ))
+    .await;
+
+    let body: Value = app
+        .payments(&user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["subscriptions"][0]["id"], "sub_42");
+    assert_eq!(body["subscriptions"][0]["checkout_session"], id.as_str());
+    assert_eq!(body["payments"][0]["subscription"], "sub_42");
+}
+
+#[tokio::test]
+async fn without_a_webhook_secret_deliveries_answer_503_so_stripe_retries() {
+    let app = spawn_app_with(&[("STRIPE_WEBHOOK_SECRET", "")]).await;
+    let payload = completed("cs_test_1", None);
+
+    let response = app
+        .deliver(&payload, Some(signature(WEBHOOK_SECRET, now(), &payload)))
+        .await;
+
+    assert_eq!(response.status(), 503);
+}
