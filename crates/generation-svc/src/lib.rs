@@ -3,10 +3,19 @@
 //! [`build`] assembles the service from configuration; the binary, the tests and the local
 //! stack all run this same function.
 
+mod domain;
+mod gemini;
+mod relay;
 mod routes;
+mod settings;
+mod sse;
+mod state;
+mod usage;
 
 use coglex_common::config::{ConfigSource, CoreSettings};
 use coglex_common::web::{Application, Core, ServiceDef};
+
+pub use settings::Settings;
 
 /// Routing name: the service answers under `/service/generation/v1`.
 pub const NAME: &str = "generation";
@@ -15,10 +24,13 @@ pub const DEFAULT_PORT: u16 = 8085;
 
 /// Builds the service from configuration; call `run_until_stopped` on the result.
 pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
+    let settings: Settings = source.get()?;
+    settings.validate()?;
     let core = Core::connect(CoreSettings::from_source(&source)?, "generation-svc").await?;
+    let state = state::State::new(&settings, &core.db)?;
     Ok(Application::bind(
         core,
-        ServiceDef::new(NAME, (), routes::configure),
+        ServiceDef::new(NAME, state, routes::configure),
         DEFAULT_PORT,
     )?)
 }

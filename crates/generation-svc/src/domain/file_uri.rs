@@ -1,0 +1,85 @@
+//! `fileUri` values, which Gemini fetches on our behalf: only files of the Gemini Files API
+//! are allowed, never another host, an internal address or another scheme.
+//!
+//! Gemini's file ids are up to 40 lower-case letters, digits and dashes, not starting or ending
+//! with a dash (Files API reference, `File.name`).
+
+use super::Invalid;
+
+/// Where the Files API serves uploaded files.
+pub const FILES_API_PREFIX: &str = "https://generativelanguage.googleapis.com/v1beta/files/";
+
+const MAX_ID_LEN: usize = 40;
+
+/// A reference to a file held by the Gemini Files API, as the client wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUri(String);
+
+impl FileUri {
+    /// Accepts `https://generativelanguage.googleapis.com/v1beta/files/<id>` or `files/<id>`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let id = raw
+            .strip_prefix(FILES_API_PREFIX)
+            .or_else(|| raw.strip_prefix("files/"));
+        match id {
+            Some(id) if is_file_id(id) => Ok(Self(raw.to_owned())),
+            _ => Err(Invalid::new(format!(
+                "fileUri must name a Gemini file ({FILES_API_PREFIX}<id> or files/<id>)"
+            ))),
+        }
+    }
+}
+
+fn is_file_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_original_readme_uri_is_accepted() {
+        let raw = "https://generativelanguage.googleapis.com/v1beta/files/abc123def456";
+        assert_eq!(FileUri::parse(raw).unwrap().0, raw);
+    }
+
+    #[test]
+    fn a_files_resource_name_is_accepted() {
+        assert!(FileUri::parse("files/abc-123").is_ok());
+    }
+
+    #[test]
+    fn other_places_are_refused() {
+        for raw in [
+            "http://generativelanguage.googleapis.com/v1beta/files/abc",
+            "https://generativelanguage.googleapis.com.evil.example/v1beta/files/abc",
+            "https://generativelanguage.googleapis.com/v1beta/files/abc/../../models",
+            "https://generativelanguage.googleapis.com/v1beta/files/abc?key=x",
+            "https://generativelanguage.googleapis.com/v1beta/files/",
+            "https://evil.example/v1beta/files/abc",
+            "http://169.254.169.254/latest/meta-data",
+            "http://127.0.0.1:8081/service/auth/v1/x",
+            "gs://bucket/object",
+            "file:///etc/passwd",
+            "files/",
+            "files/ABC",
+            "files/-abc",
+            "files/abc%2F",
+            "https://www.youtube.com/watch?v=x",
+        ] {
+            assert!(FileUri::parse(raw).is_err(), "{raw:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn an_overlong_id_is_refused() {
+        assert!(FileUri::parse(&format!("files/{}", "a".repeat(41))).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Relays Gemini's `streamGenerateContent?alt=sse` answer to the client one event at a time,
+//! each as soon as its last byte arrives (never buffered to the end), and keeps the last
+//! `usageMetadata` seen so the call's usage can be recorded.
+//!
+//! The status line has already gone out when a stream fails, so a failure mid-stream (Gemini
+//! silent for longer than `GENERATION_STREAM_IDLE_TIMEOUT_MS`, the connection lost, an event
+//! too large) ends the stream with one `event: error` carrying the API's error body. When the
+//! client goes away, actix drops this stream, which drops Gemini's response and so closes that
+//! connection: the upstream call is cancelled.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use coglex_common::error::error_body;
+use coglex_common::web::AuthUser;
+use coglex_common::ErrorCode;
+use futures_util::{Stream, StreamExt};
+
+use crate::sse::{Event, EventSplitter};
+use crate::usage::{UsageLedger, UsageMetadata, UsageProbe};
+
+/// Largest single event accepted from Gemini, in bytes (events carrying generated images are
+/// large).
+const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Records the usage of a stream when it ends, however it ends.
+pub struct UsageOnEnd {
+    ledger: UsageLedger,
+    user: Option<AuthUser>,
+    last: Option<UsageMetadata>,
+}
+
+impl UsageOnEnd {
+    pub fn new(ledger: UsageLedger, user: Option<AuthUser>) -> Self {
+        Self {
+            ledger,
+            user,
+            last: None,
+        }
+    }
+
+    /// Each chunk carries the usage so far; the last one seen is the call's.
+    fn observe(&mut self, event: &Event) {
+        if self.user.is_none() {
+            return;
+        }
+        if let Ok(UsageProbe {
+            usage_metadata: Some(usage),
+        }) = serde_json::from_str(&event.data())
+        {
+            self.last = Some(usage);
+        }
+    }
+}
+
+impl Drop for UsageOnEnd {
+    fn drop(&mut self) {
+        let (Some(user), Some(usage)) = (self.user.take(), self.last.take()) else {
+            return;
+        };
+        // Dropped when the body ends or the client leaves; the write goes on without them.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let ledger = self.ledger.clone();
+            runtime.spawn(async move { ledger.record_or_log(&user, usage).await });
+        }
+    }
+}
+
+struct Relay {
+    upstream: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    splitter: EventSplitter,
+    idle_timeout: Duration,
+    request_id: Arc<str>,
+    usage: UsageOnEnd,
+    ended: bool,
+}
+
+/// The client-facing event stream for Gemini's streaming `response`.
+pub fn relay(
+    response: reqwest::Response,
+    idle_timeout: Duration,
+    request_id: Arc<str>,
+    usage: UsageOnEnd,
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let relay = Relay {
+        upstream: Box::pin(response.bytes_stream()),
+        splitter: EventSplitter::new(MAX_EVENT_BYTES),
+        idle_timeout,
+        request_id,
+        usage,
+        ended: false,
+    };
+    futures_util::stream::unfold(relay, |mut relay| async move {
+        relay.next_event().await.map(|bytes| (Ok(bytes), relay))
+    })
+}
+
+impl Relay {
+    async fn next_event(&mut self) -> Option<Bytes> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(event) = self.splitter.next_event() {
+                self.usage.observe(&event);
+                return Some(event.0);
+            }
+            match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+                Ok(Some(Ok(chunk))) => {
+                    if self.splitter.push(&chunk).is_err() {
+                        tracing::warn!("a Gemini event exceeded {MAX_EVENT_BYTES} bytes");
+                        return Some(self.fail(ErrorCode::BadGateway));
+                    }
+                }
+                Ok(Some(Err(err))) => {
+                    tracing::warn!(error = %err.without_url(), "the Gemini stream broke off");
+                    return Some(self.fail(ErrorCode::BadGateway));
+                }
+                Ok(None) => {
+                    self.ended = true;
+                    let rest = self.splitter.finish()?;
+                    self.usage.observe(&rest);
+                    return Some(rest.0);
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        idle_ms = self.idle_timeout.as_millis() as u64,
+                        "the Gemini stream went silent"
+                    );
+                    return Some(self.fail(ErrorCode::GatewayTimeout));
+                }
+            }
+        }
+    }
+
+    /// Ends the stream with an `error` event in the API's error shape.
+    fn fail(&mut self, code: ErrorCode) -> Bytes {
+        self.ended = true;
+        let message = coglex_common::ApiError::new(code, "");
+        let body = error_body(code, message.message(), &self.request_id);
+        let mut event = b"event: error\ndata: ".to_vec();
+        event.extend_from_slice(&body);
+        event.extend_from_slice(b"\n\n");
+        Bytes::from(event)
+    }
+}

@@ -1,0 +1,194 @@
+//! `POST /file`: a multipart `file` (and optional `key`) uploaded to the Gemini Files API,
+//! answered as the original did: `{"fileData": {...Gemini's File..., "fileUri"}}`.
+//!
+//! The file is never held whole in memory. It is spooled to an unnamed temporary file while it
+//! arrives (the original README sends `key` after `file`, and the key must be known before
+//! Gemini is asked for an upload), counted against `GENERATION_FILE_MAX_BYTES` (413), typed from
+//! its first bytes (415 for unsupported types), then sent to Gemini in
+//! `GENERATION_UPLOAD_CHUNK_BYTES` pieces.
+
+use actix_multipart::{Field, Multipart};
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use bytes::BytesMut;
+use coglex_common::{ApiError, ErrorCode};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::domain::{detect_file_type, DisplayName, GeminiKey, SNIFF_BYTES};
+use crate::state::State;
+
+/// Room for multipart boundaries and part headers above the file size limit, in bytes.
+const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
+/// Longest `key` field, in bytes.
+const MAX_KEY_FIELD_BYTES: usize = 1024;
+
+/// A received file, on disk.
+struct Spooled {
+    file: tokio::fs::File,
+    size: u64,
+    head: Vec<u8>,
+    file_name: Option<String>,
+}
+
+pub(crate) async fn upload_file(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, ApiError> {
+    if req.content_type() != "multipart/form-data" {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the body must be multipart/form-data with a `file` field",
+        ));
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.file_max_bytes + MULTIPART_OVERHEAD_BYTES) {
+        return Err(too_large(state.file_max_bytes));
+    }
+
+    let mut form = Multipart::new(req.headers(), payload);
+    let mut key = None;
+    let mut spooled = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(malformed)?;
+        let name = field.name().map(str::to_owned);
+        match name.as_deref() {
+            Some("key") if key.is_none() => key = Some(read_key(&mut field).await?),
+            Some("file") if spooled.is_none() => {
+                spooled = Some(spool(&mut field, state.file_max_bytes).await?);
+            }
+            Some(name @ ("key" | "file")) => {
+                return Err(ApiError::bad_request(format!("`{name}` was sent twice")))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown form field; send `file` and optionally `key`",
+                ))
+            }
+        }
+    }
+    let mut spooled = spooled.ok_or_else(|| ApiError::bad_request("`file` is required"))?;
+    if spooled.size == 0 {
+        return Err(ApiError::bad_request("the file is empty"));
+    }
+    let mime_type = detect_file_type(&spooled.head, spooled.file_name.as_deref())
+        .map_err(|e| ApiError::new(ErrorCode::UnsupportedMediaType, e.0))?;
+    let key = state.key(key)?;
+    let display_name = spooled
+        .file_name
+        .as_deref()
+        .and_then(DisplayName::from_file_name);
+
+    let file = send_to_gemini(&state, &key, mime_type, display_name.as_ref(), &mut spooled).await?;
+    Ok(HttpResponse::Ok().json(file_data(file)))
+}
+
+/// Starts the resumable upload and sends the spooled bytes chunk by chunk.
+async fn send_to_gemini(
+    state: &State,
+    key: &GeminiKey,
+    mime_type: &str,
+    display_name: Option<&DisplayName>,
+    spooled: &mut Spooled,
+) -> Result<Value, ApiError> {
+    let session = state
+        .gemini
+        .start_upload(key, mime_type, spooled.size, display_name)
+        .await?;
+    spooled.file.rewind().await.map_err(|e| {
+        ApiError::internal(anyhow::Error::new(e).context("rewinding the spooled upload"))
+    })?;
+    let mut offset = 0u64;
+    loop {
+        let remaining = spooled.size - offset;
+        let length = remaining.min(state.upload_chunk_bytes as u64) as usize;
+        let mut chunk = BytesMut::zeroed(length);
+        spooled.file.read_exact(&mut chunk).await.map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context("reading the spooled upload"))
+        })?;
+        let finalize = offset + length as u64 == spooled.size;
+        let answer = state
+            .gemini
+            .upload_chunk(&session, offset, chunk.freeze(), finalize)
+            .await?;
+        offset += length as u64;
+        if let Some(file) = answer {
+            return Ok(file);
+        }
+    }
+}
+
+/// The original's answer: Gemini's File with its `uri` repeated as `fileUri`, ready for a
+/// `fileData` part.
+fn file_data(mut file: Value) -> Value {
+    if let Some(uri) = file.get("uri").cloned() {
+        file["fileUri"] = uri;
+    }
+    serde_json::json!({ "fileData": file })
+}
+
+async fn read_key(field: &mut Field) -> Result<GeminiKey, ApiError> {
+    let mut raw = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(malformed)?;
+        if raw.len() + chunk.len() > MAX_KEY_FIELD_BYTES {
+            return Err(ApiError::bad_request("`key` is too long"));
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    let raw = std::str::from_utf8(&raw).map_err(|_| ApiError::bad_request("`key` must be text"))?;
+    Ok(GeminiKey::parse(raw.trim())?)
+}
+
+async fn spool(field: &mut Field, max_bytes: u64) -> Result<Spooled, ApiError> {
+    let file_name = field
+        .content_disposition()
+        .and_then(|d| d.get_filename())
+        .map(str::to_owned);
+    let temp = tempfile::tempfile()
+        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("creating a spool file")))?;
+    let mut file = tokio::fs::File::from_std(temp);
+    let mut size = 0u64;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(malformed)?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        if head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("spooling an upload")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("spooling an upload")))?;
+    Ok(Spooled {
+        file,
+        size,
+        head,
+        file_name,
+    })
+}
+
+fn too_large(max_bytes: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the file is larger than {max_bytes} bytes"),
+    )
+}
+
+fn malformed(err: actix_multipart::MultipartError) -> ApiError {
+    ApiError::bad_request("the multipart body is malformed or was cut short")
+        .with_source(anyhow::anyhow!("{err}"))
+}

@@ -1,0 +1,78 @@
+//! What the handlers share: the Gemini client, the usage ledger, and the defaults and limits
+//! from [`Settings`], with the rules for which model and key a call uses.
+
+use coglex_common::ApiError;
+use mongodb::Database;
+
+use crate::domain::{GeminiKey, ModelAllowList, ModelName};
+use crate::gemini::GeminiClient;
+use crate::settings::Settings;
+use crate::usage::UsageLedger;
+
+pub struct State {
+    pub gemini: GeminiClient,
+    pub usage: UsageLedger,
+    default_model: ModelName,
+    default_key: Option<GeminiKey>,
+    allowed_models: ModelAllowList,
+    /// Largest JSON body, in bytes.
+    pub max_request_bytes: usize,
+    /// Largest uploaded file, in bytes.
+    pub file_max_bytes: u64,
+    /// Bytes per upload request to Gemini.
+    pub upload_chunk_bytes: usize,
+}
+
+impl State {
+    /// From validated settings.
+    pub fn new(settings: &Settings, db: &Database) -> anyhow::Result<Self> {
+        let default_key = if settings.generation_key.is_empty() {
+            None
+        } else {
+            Some(
+                GeminiKey::parse(settings.generation_key.expose()).map_err(|_| {
+                    coglex_common::config::ConfigError(
+                        "GENERATION_KEY must be visible ASCII characters without spaces".into(),
+                    )
+                })?,
+            )
+        };
+        Ok(Self {
+            gemini: GeminiClient::new(settings)?,
+            usage: UsageLedger::new(
+                db.collection(&settings.generation_usage_collection),
+                settings.generation_daily_token_quota,
+            ),
+            default_model: ModelName::parse(&settings.generation_model).map_err(|e| {
+                coglex_common::config::ConfigError(format!("GENERATION_MODEL: {e}"))
+            })?,
+            default_key,
+            allowed_models: ModelAllowList::new(&settings.generation_allowed_models),
+            max_request_bytes: settings.generation_max_request_bytes,
+            file_max_bytes: settings.generation_file_max_bytes,
+            upload_chunk_bytes: settings.generation_upload_chunk_bytes,
+        })
+    }
+
+    /// The requested model if the allow-list has it, else `GENERATION_MODEL`.
+    pub fn model(&self, requested: Option<ModelName>) -> Result<ModelName, ApiError> {
+        match requested {
+            None => Ok(self.default_model.clone()),
+            Some(model) if self.allowed_models.allows(&model) => Ok(model),
+            Some(model) => Err(ApiError::bad_request(format!(
+                "model `{model}` is not allowed here"
+            ))),
+        }
+    }
+
+    /// The request's own key, else `GENERATION_KEY`.
+    pub fn key(&self, requested: Option<GeminiKey>) -> Result<GeminiKey, ApiError> {
+        requested
+            .or_else(|| self.default_key.clone())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "a Gemini API key is required: send `key` (this server has none configured)",
+                )
+            })
+    }
+}
