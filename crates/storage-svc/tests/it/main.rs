@@ -1,1 +1,11 @@
-mod placeholder {}
+//! storage-svc over HTTP on a real SecantusDB.
+
+mod aggregate;
+mod delete;
+mod find;
+mod helpers;
+mod indexes;
+mod insert;
+mod policies;
+mod safety;
+mod update;

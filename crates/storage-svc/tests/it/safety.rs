@@ -1,0 +1,239 @@
+//! Refused input: reserved collections and fields, operators outside the allow-lists,
+//! malformed values, limits, and database failures, always as clean 4xx/503 JSON errors.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn reserved_collections_are_forbidden_for_every_operation() {
+    let storage = spawn_storage().await;
+    let before = storage.stored("_USERS").await;
+    for collection in ["_USERS", "_SESSIONS", "_ARCHIVE", "system.users"] {
+        let responses = [
+            storage.ada().find(collection, &[]).await,
+            storage
+                .ada()
+                .find_one(collection, &storage.ada.user_id)
+                .await,
+            storage
+                .ada()
+                .insert(collection, json!([{"_key": "x"}]))
+                .await,
+            storage
+                .ada()
+                .update_many(
+                    collection,
+                    json!({"document": {"$set": {"a": 1}}, "query": {}}),
+                )
+                .await,
+            storage
+                .ada()
+                .delete_many(collection, json!({"query": {}}))
+                .await,
+            storage.ada().aggregate(collection, json!([])).await,
+        ];
+        for response in responses {
+            assert_eq!(
+                error(response).await,
+                (403, "forbidden".into()),
+                "{collection}"
+            );
+        }
+    }
+    assert_eq!(storage.stored("_USERS").await, before);
+}
+
+#[tokio::test]
+async fn reserved_collections_are_forbidden_to_the_service_role_too() {
+    let storage = spawn_storage().await;
+
+    let response = storage.service().find("_USERS", &[]).await;
+
+    assert_eq!(error(response).await, (403, "forbidden".into()));
+}
+
+#[tokio::test]
+async fn names_no_collection_can_have_are_404() {
+    let storage = spawn_storage().await;
+    for collection in ["a$b", "$cmd", "a%00b", "x%20y"] {
+        let response = storage.ada().find(collection, &[]).await;
+        assert_eq!(
+            error(response).await,
+            (404, "not_found".into()),
+            "{collection}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn code_running_query_operators_are_refused() {
+    let storage = spawn_storage().await;
+    for query in [
+        json!({"$where": "sleep(1000) || true"}),
+        json!({"$expr": {"$function": {"body": "function() {return true}", "args": [], "lang": "js"}}}),
+        json!({"a": {"$accumulator": {}}}),
+        json!({"$text": {"$search": "x"}}),
+    ] {
+        let response = storage
+            .ada()
+            .find("notes", &[("query", &query.to_string())])
+            .await;
+        assert_eq!(
+            error(response).await,
+            (400, "bad_request".into()),
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_owner_cannot_be_filtered_sorted_or_projected() {
+    let storage = spawn_storage().await;
+    let id = &storage.bob.user_id;
+    let owner_filter = json!({"_owner": id}).to_string();
+    let nested_filter = json!({"$or": [{"_owner": id}]}).to_string();
+    let expr_filter = json!({"$expr": {"$eq": ["$_owner", id]}}).to_string();
+    let cases = [
+        ("query", owner_filter.as_str()),
+        ("query", nested_filter.as_str()),
+        ("query", expr_filter.as_str()),
+        ("sort", r#"{"_owner":1}"#),
+        ("keys", r#"{"_owner":1}"#),
+    ];
+    for (param, value) in cases {
+        let response = storage.ada().find("notes", &[(param, value)]).await;
+        assert_eq!(error(response).await.0, 400, "{param}={value}");
+    }
+}
+
+#[tokio::test]
+async fn keys_accept_only_zero_one_or_projection_operators() {
+    let storage = spawn_storage().await;
+    storage
+        .ada()
+        .insert_ok("notes", json!([{"tags": [1, 2, 3], "text": "t"}]))
+        .await;
+    for keys in [
+        r#"{"text":2}"#,
+        r#"{"text":"$tags"}"#,
+        r#"{"text":{"$literal":1}}"#,
+        r#"{"a":1,"b":0}"#,
+    ] {
+        let response = storage.ada().find("notes", &[("keys", keys)]).await;
+        assert_eq!(error(response).await.0, 400, "{keys}");
+    }
+
+    let sliced = storage
+        .ada()
+        .find_ok("notes", &[("keys", r#"{"tags":{"$slice":1}}"#)])
+        .await;
+
+    assert_eq!(sliced[0]["tags"], json!([1]));
+}
+
+#[tokio::test]
+async fn sort_accepts_only_one_or_minus_one() {
+    let storage = spawn_storage().await;
+    for sort in [
+        r#"{"n":2}"#,
+        r#"{"n":"asc"}"#,
+        r#"{"n":{"$meta":"textScore"}}"#,
+        "[1]",
+    ] {
+        let response = storage.ada().find("notes", &[("sort", sort)]).await;
+        assert_eq!(error(response).await.0, 400, "{sort}");
+    }
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_refused() {
+    let storage = spawn_storage().await;
+    let mut nested = json!(1);
+    for _ in 0..40 {
+        nested = json!({ "a": nested });
+    }
+
+    let find = storage
+        .ada()
+        .find("notes", &[("query", &nested.to_string())])
+        .await;
+    let insert = storage.ada().insert("notes", json!([nested])).await;
+
+    assert_eq!(error(find).await.0, 400);
+    assert_eq!(error(insert).await.0, 400);
+    assert!(storage.stored("notes").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_nothing_is_written() {
+    let storage = spawn_storage_with(&[("MAX_JSON_BYTES", "1024")]).await;
+
+    let response = storage
+        .ada()
+        .insert("notes", json!([{"text": "x".repeat(2048)}]))
+        .await;
+
+    assert_eq!(error(response).await, (413, "payload_too_large".into()));
+    assert!(storage.stored("notes").await.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_types_in_a_body_are_400() {
+    let storage = spawn_storage().await;
+    let response = storage
+        .ada()
+        .request(Method::POST, "/notes")
+        .json(&json!({"documents": "not a list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error(response).await.0, 400);
+    let response = storage.ada().insert("notes", json!([1, 2])).await;
+    assert_eq!(error(response).await.0, 400);
+}
+
+#[tokio::test]
+async fn an_overlong_id_is_400() {
+    let storage = spawn_storage().await;
+
+    let response = storage.ada().find_one("notes", &"x".repeat(300)).await;
+
+    assert_eq!(error(response).await, (400, "bad_request".into()));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_with_retry_after() {
+    let storage = spawn_storage_with(&[
+        (
+            "MONGODB_URI",
+            "mongodb://127.0.0.1:9/?directConnection=true",
+        ),
+        ("MONGODB_SERVER_SELECTION_TIMEOUT_MS", "300"),
+        ("MONGODB_CONNECT_TIMEOUT_MS", "300"),
+    ])
+    .await;
+
+    let response = storage.service().find("notes", &[]).await;
+
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("127.0.0.1"), "{text}");
+}
+
+#[tokio::test]
+async fn errors_have_the_common_shape() {
+    let storage = spawn_storage().await;
+
+    let response = storage.ada().find("notes", &[("limit", "5000")]).await;
+
+    let body = body(response).await;
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert_eq!(
+        body["error"]["message"],
+        "`limit` must be a whole number from 1 to 1000"
+    );
+    assert!(body["request_id"].is_string());
+}
