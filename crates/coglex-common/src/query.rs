@@ -82,7 +82,9 @@ pub fn parse_filter_value(value: &Value) -> Result<Document, ApiError> {
 /// Checks a filter of plain equalities (`{"active": true}`): field names only, no operator
 /// anywhere, no reserved field. Used where a client may narrow a match but not search.
 pub fn parse_equality_filter(value: &Value) -> Result<Document, ApiError> {
-    let object = value.as_object().ok_or_else(|| ApiError::bad_request("query must be a JSON object"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("query must be a JSON object"))?;
     for (key, inner) in object {
         if key.starts_with('$') {
             return Err(refused_operator(key));
@@ -162,6 +164,7 @@ fn check_filter(filter: &Map<String, Value>, depth: usize) -> Result<(), ApiErro
                 check_filter(clause, depth + 1)?;
             }
         } else if key == "$expr" {
+            check_whole_document_variables(value)?;
             check_expression(value, depth + 1)?;
         } else if key.starts_with('$') {
             return Err(refused_operator(key));
@@ -271,10 +274,51 @@ pub fn check_expression(value: &Value, depth: usize) -> Result<(), ApiError> {
                 if key == "$literal" {
                     continue;
                 }
+                if FIELD_BY_NAME_EXPRESSIONS.contains(&key.as_str()) {
+                    check_field_by_name(key, inner)?;
+                }
                 check_expression(inner, depth + 1)?;
             }
             Ok(())
         }
+        _ => Ok(()),
+    }
+}
+
+/// Operators that name a field by a string instead of a `"$path"` reference.
+const FIELD_BY_NAME_EXPRESSIONS: &[&str] = &["$getField", "$setField", "$unsetField"];
+
+/// `{"$getField": "name"}` or `{"$getField": {"field": "name", ...}}`: the name must be a plain
+/// string (not computed, where the reserved-field check could not see it) and not reserved.
+fn check_field_by_name(operator: &str, argument: &Value) -> Result<(), ApiError> {
+    let field = match argument {
+        Value::Object(object) => object.get("field"),
+        other => Some(other),
+    };
+    match field.and_then(Value::as_str) {
+        Some(name) if !name.starts_with('$') && !is_reserved(name) => Ok(()),
+        _ => Err(ApiError::bad_request(format!(
+            "`{operator}` takes a plain field name that is not reserved"
+        ))),
+    }
+}
+
+/// In a filter's `$expr`, `$$ROOT` and `$$CURRENT` are the stored document itself, reserved
+/// fields included (`$objectToArray: "$$ROOT"` would expose `_owner`), so they are refused.
+/// Pipelines may use them: storage drops reserved fields before any client stage runs.
+fn check_whole_document_variables(value: &Value) -> Result<(), ApiError> {
+    match value {
+        Value::String(text) => {
+            let variable = text.split('.').next().unwrap_or_default();
+            if variable == "$$ROOT" || variable == "$$CURRENT" {
+                return Err(ApiError::bad_request(format!(
+                    "`{variable}` cannot be used in a filter"
+                )));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check_whole_document_variables),
+        Value::Object(object) => object.values().try_for_each(check_whole_document_variables),
         _ => Ok(()),
     }
 }
@@ -380,9 +424,30 @@ mod tests {
     #[test]
     fn equality_filters_take_no_operators() {
         assert!(parse_equality_filter(&json!({"active": true, "plan": "pro"})).is_ok());
-        for bad in [json!({"active": {"$ne": null}}), json!({"$where": "1"}), json!({"_password": "x"}), json!([1])] {
+        for bad in [
+            json!({"active": {"$ne": null}}),
+            json!({"$where": "1"}),
+            json!({"_password": "x"}),
+            json!([1]),
+        ] {
             assert!(parse_equality_filter(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reserved_fields_cannot_be_reached_by_name_or_through_the_whole_document() {
+        for bad in [
+            json!({"$expr": {"$eq": [{"$getField": "_owner"}, "x"]}}),
+            json!({"$expr": {"$eq": [{"$getField": {"field": "_owner", "input": "$sub"}}, "x"]}}),
+            json!({"$expr": {"$eq": [{"$getField": {"field": {"$literal": "_owner"}}}, "x"]}}),
+            json!({"$expr": {"$in": ["x", {"$objectToArray": "$$ROOT"}]}}),
+            json!({"$expr": {"$eq": ["$$CURRENT._owner", "x"]}}),
+        ] {
+            assert!(parse_filter_value(&bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_filter_value(&json!({"$expr": {"$eq": [{"$getField": "price"}, 5]}})).is_ok()
+        );
     }
 
     #[test]

@@ -95,10 +95,16 @@ async fn the_owner_cannot_be_filtered_sorted_or_projected() {
     let owner_filter = json!({"_owner": id}).to_string();
     let nested_filter = json!({"$or": [{"_owner": id}]}).to_string();
     let expr_filter = json!({"$expr": {"$eq": ["$_owner", id]}}).to_string();
+    let get_field_filter = json!({"$expr": {"$eq": [{"$getField": "_owner"}, id]}}).to_string();
+    let root_filter =
+        json!({"$expr": {"$in": [id, {"$map": {"input": {"$objectToArray": "$$ROOT"}, "in": "$$this.v"}}]}})
+            .to_string();
     let cases = [
         ("query", owner_filter.as_str()),
         ("query", nested_filter.as_str()),
         ("query", expr_filter.as_str()),
+        ("query", get_field_filter.as_str()),
+        ("query", root_filter.as_str()),
         ("sort", r#"{"_owner":1}"#),
         ("keys", r#"{"_owner":1}"#),
     ];
