@@ -1,0 +1,76 @@
+//! Attempt limits that hold across replicas: counters in MongoDB (`_AUTH_LIMITS`) per fixed
+//! window, e.g. sign-ins per account and per client address. A TTL index removes old windows.
+
+use coglex_common::token::now_secs;
+use coglex_common::web::Core;
+use coglex_common::{ApiError, ErrorCode};
+use mongodb::bson::{doc, DateTime, Document};
+use mongodb::options::ReturnDocument;
+use mongodb::Collection;
+
+pub const COLLECTION: &str = "_AUTH_LIMITS";
+
+#[derive(Clone)]
+pub struct Limits {
+    counters: Collection<Document>,
+    window_secs: u64,
+}
+
+impl Limits {
+    pub fn new(core: &Core, window_secs: u64) -> Self {
+        Self {
+            counters: core.db.collection(COLLECTION),
+            window_secs: window_secs.max(1),
+        }
+    }
+
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        crate::indexes::expire_records(&self.counters).await
+    }
+
+    /// Counts one attempt in `bucket`; past `max` in the current window, 429 with `Retry-After`.
+    pub async fn hit(&self, bucket: &str, max: i64) -> Result<(), ApiError> {
+        let now = now_secs();
+        let window = now / self.window_secs;
+        let window_end = (window + 1) * self.window_secs;
+        let id = format!("{bucket}:{window}");
+        let update = doc! {
+            "$inc": { "count": 1_i64 },
+            "$setOnInsert": { "expires_at": DateTime::from_millis((window_end * 1000) as i64) },
+        };
+        let counter = match self.increment(&id, update.clone()).await {
+            // Two first attempts can race to insert the window's counter; the loser retries.
+            Err(e) if coglex_common::mongo::server_code(&e) == Some(11000) => {
+                self.increment(&id, update).await?
+            }
+            other => other?,
+        };
+        let count = counter.and_then(|c| c.get_i64("count").ok()).unwrap_or(1);
+        if count > max {
+            return Err(
+                ApiError::new(ErrorCode::RateLimited, "too many attempts; retry later")
+                    .retry_after(window_end.saturating_sub(now).max(1)),
+            );
+        }
+        Ok(())
+    }
+
+    async fn increment(
+        &self,
+        id: &str,
+        update: Document,
+    ) -> mongodb::error::Result<Option<Document>> {
+        self.counters
+            .find_one_and_update(doc! { "_id": id }, update)
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await
+    }
+
+    /// Forgets the current window of `bucket`, e.g. an account's failures after a success.
+    pub async fn clear(&self, bucket: &str) -> Result<(), ApiError> {
+        let id = format!("{bucket}:{}", now_secs() / self.window_secs);
+        self.counters.delete_one(doc! { "_id": id }).await?;
+        Ok(())
+    }
+}

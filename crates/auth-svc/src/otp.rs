@@ -1,0 +1,153 @@
+//! Email one-time codes. The code is drawn with the OS CSPRNG and only a keyed hash of it
+//! (HMAC-SHA256 with a key derived from `SERVER_SECRET`) is stored, in `_OTPS`, with its
+//! expiry and a count of wrong tries. The `otp_token` a client holds names the record and the
+//! `_key`, never the code: unlike the original, decoding the token reveals nothing to guess
+//! against offline.
+
+use std::time::Duration;
+
+use coglex_common::web::Core;
+use coglex_common::ApiError;
+use hmac::{Hmac, Mac};
+use mongodb::bson::{doc, Binary, DateTime, Document};
+use mongodb::options::ReturnDocument;
+use mongodb::Collection;
+use rand::Rng;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::domain::UserKey;
+
+pub const COLLECTION: &str = "_OTPS";
+
+/// Claims of an `otp_token` beside `sub` (the `_key`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OtpClaims {
+    /// The `_OTPS` record.
+    pub oid: String,
+}
+
+/// What checking a code found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Valid,
+    Wrong,
+    /// Too many wrong tries: the code is dead.
+    Exhausted,
+    /// Expired, already used, or never issued.
+    Unusable,
+}
+
+#[derive(Clone)]
+pub struct Otps {
+    codes: Collection<Document>,
+    hash_key: [u8; 32],
+    digits: u32,
+    lifetime: Duration,
+    max_attempts: i32,
+}
+
+impl Otps {
+    pub fn new(core: &Core, digits: u32, lifetime_secs: u64, max_attempts: i32) -> Self {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(core.settings.tokens.server_secret.expose().as_bytes())
+                .expect("HMAC takes keys of any length");
+        mac.update(b"coglex/otp/v1");
+        Self {
+            codes: core.db.collection(COLLECTION),
+            hash_key: mac.finalize().into_bytes().into(),
+            digits,
+            lifetime: Duration::from_secs(lifetime_secs),
+            max_attempts,
+        }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        crate::indexes::expire_records(&self.codes).await
+    }
+
+    /// Stores a new code for `key`; returns the record id and the code (to email, never to return).
+    pub async fn issue(&self, key: &UserKey) -> Result<(String, String), ApiError> {
+        let oid = uuid::Uuid::new_v4().simple().to_string();
+        let code = self.draw_code();
+        let record = doc! {
+            "_id": &oid,
+            "key": key.as_str(),
+            "code_hash": Binary { subtype: mongodb::bson::spec::BinarySubtype::Generic, bytes: self.hash(&oid, key, &code).to_vec() },
+            "attempts": 0,
+            "used": false,
+            "expires_at": DateTime::from_millis(DateTime::now().timestamp_millis() + self.lifetime.as_millis() as i64),
+        };
+        self.codes.insert_one(record).await?;
+        Ok((oid, code))
+    }
+
+    /// Checks a code; a valid one is consumed (single use), a wrong one costs a try.
+    pub async fn check(&self, oid: &str, key: &UserKey, code: &str) -> Result<Check, ApiError> {
+        let usable = doc! {
+            "_id": oid,
+            "key": key.as_str(),
+            "used": false,
+            "expires_at": { "$gt": DateTime::now() },
+            "attempts": { "$lt": self.max_attempts },
+        };
+        let record = self
+            .codes
+            .find_one_and_update(usable, doc! { "$inc": { "attempts": 1 } })
+            .return_document(ReturnDocument::After)
+            .await?;
+        let Some(record) = record else {
+            let exhausted = self
+                .codes
+                .find_one(doc! { "_id": oid, "key": key.as_str(), "used": false, "attempts": { "$gte": self.max_attempts } })
+                .await?;
+            return Ok(if exhausted.is_some() {
+                Check::Exhausted
+            } else {
+                Check::Unusable
+            });
+        };
+        let stored = record
+            .get_binary_generic("code_hash")
+            .map_err(ApiError::internal)?;
+        let expected = self.hash(oid, key, code);
+        if !bool::from(expected.as_slice().ct_eq(stored)) {
+            return Ok(Check::Wrong);
+        }
+        // Two correct guesses racing: only the one that flips `used` wins.
+        let consumed = self
+            .codes
+            .update_one(
+                doc! { "_id": oid, "used": false },
+                doc! { "$set": { "used": true } },
+            )
+            .await?;
+        Ok(if consumed.modified_count == 1 {
+            Check::Valid
+        } else {
+            Check::Unusable
+        })
+    }
+
+    fn draw_code(&self) -> String {
+        let mut rng = rand::rngs::OsRng;
+        (0..self.digits)
+            .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+            .collect()
+    }
+
+    /// Bound to the record and the key, so a code cannot be replayed against another request.
+    fn hash(&self, oid: &str, key: &UserKey, code: &str) -> [u8; 32] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.hash_key).expect("HMAC takes keys of any length");
+        for part in [oid, key.as_str(), code] {
+            mac.update(&(part.len() as u32).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+}

@@ -1,5 +1,0 @@
-//! The service's routes below `/service/auth/v1`, all behind `X-API-Key`.
-
-use actix_web::web;
-
-pub(crate) fn configure(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,184 @@
+//! Sessions: a sign-in creates one session document (in the shared `_SESSIONS` collection that
+//! every service checks) and a pair of tokens. The access token is short-lived; the refresh
+//! token is single use: each refresh rotates it, and presenting an old one again (a sign it
+//! was stolen) revokes the whole session (OAuth 2.0 Security BCP, refresh token rotation).
+
+use std::time::Duration;
+
+use coglex_common::session::{fields, SessionClaims};
+use coglex_common::token::{Purpose, TokenError};
+use coglex_common::web::{AuthUser, Core};
+use coglex_common::{ApiError, ErrorCode};
+use mongodb::bson::{doc, DateTime, Document};
+use mongodb::options::IndexOptions;
+use mongodb::IndexModel;
+use serde_json::{json, Value};
+
+const REFRESH_JTI: &str = "refresh_jti";
+
+#[derive(Clone)]
+pub struct Sessions {
+    core: Core,
+    lifetime: Duration,
+    access_ttl: Duration,
+}
+
+/// The tokens handed out at sign-in and refresh.
+pub struct Tokens {
+    access: String,
+    refresh: String,
+    expires_in: u64,
+}
+
+impl Tokens {
+    /// The sign-in response body: `{token, token_type, expires_in, refresh_token, user}`.
+    pub fn body(&self, user: Value) -> Value {
+        json!({
+            "token": self.access,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh,
+            "user": user,
+        })
+    }
+
+    /// The token fields only, to merge into other responses (OAuth, OTP).
+    pub fn fields(&self) -> Value {
+        json!({ "token": self.access, "token_type": "Bearer", "expires_in": self.expires_in, "refresh_token": self.refresh })
+    }
+}
+
+impl Sessions {
+    pub fn new(core: &Core, lifetime_secs: u64, access_ttl_secs: u64) -> Self {
+        Self {
+            core: core.clone(),
+            lifetime: Duration::from_secs(lifetime_secs),
+            access_ttl: Duration::from_secs(access_ttl_secs),
+        }
+    }
+
+    /// Ended sessions disappear after their expiry; sign-out of every session finds them by user.
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let sessions = self.core.sessions.collection();
+        crate::indexes::expire_records(sessions).await?;
+        let by_user = IndexModel::builder()
+            .keys(doc! { "user_id": 1 })
+            .options(IndexOptions::builder().name("user".to_owned()).build())
+            .build();
+        sessions.create_index(by_user).await.map(|_| ())
+    }
+
+    /// Starts a session for a user and issues its first tokens.
+    pub async fn start(&self, user_id: &str, user_key: &str) -> Result<Tokens, ApiError> {
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let claims = SessionClaims {
+            sid: sid.clone(),
+            key: user_key.to_owned(),
+        };
+        let refresh =
+            self.core
+                .tokens
+                .issue(Purpose::Refresh, user_id, self.lifetime, claims.clone())?;
+        let now = DateTime::now();
+        let session = doc! {
+            "_id": &sid,
+            "user_id": user_id,
+            "user_key": user_key,
+            REFRESH_JTI: &refresh.jti,
+            "created_at": now,
+            fields::EXPIRES_AT: DateTime::from_millis(now.timestamp_millis() + self.lifetime.as_millis() as i64),
+            fields::REVOKED_AT: null,
+        };
+        self.core.sessions.collection().insert_one(session).await?;
+        let access = self
+            .core
+            .tokens
+            .issue(Purpose::Session, user_id, self.access_ttl, claims)?;
+        Ok(Tokens {
+            access: access.token,
+            refresh: refresh.token,
+            expires_in: self.access_ttl.as_secs(),
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. Reusing a rotated token ends the session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ApiError> {
+        let claims = self
+            .core
+            .tokens
+            .verify::<SessionClaims>(refresh_token, Purpose::Refresh)
+            .map_err(refused)?;
+        let sid = claims.extra.sid.clone();
+        let remaining =
+            Duration::from_secs(claims.exp.saturating_sub(coglex_common::token::now_secs()));
+        let next = self.core.tokens.issue(
+            Purpose::Refresh,
+            &claims.sub,
+            remaining,
+            claims.extra.clone(),
+        )?;
+        let live = doc! {
+            "_id": &sid,
+            REFRESH_JTI: &claims.jti,
+            fields::REVOKED_AT: null,
+            fields::EXPIRES_AT: { "$gt": DateTime::now() },
+        };
+        let rotated = self
+            .core
+            .sessions
+            .collection()
+            .update_one(live, doc! { "$set": { REFRESH_JTI: &next.jti } })
+            .await?;
+        if rotated.modified_count != 1 {
+            // Signed by us but no longer current: replayed after rotation, or the session ended.
+            self.revoke(doc! { "_id": &sid, fields::REVOKED_AT: null })
+                .await?;
+            self.core.sessions.forget(&sid);
+            return Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "the refresh token is no longer valid; sign in again",
+            ));
+        }
+        let access =
+            self.core
+                .tokens
+                .issue(Purpose::Session, &claims.sub, self.access_ttl, claims.extra)?;
+        Ok(Tokens {
+            access: access.token,
+            refresh: next.token,
+            expires_in: self.access_ttl.as_secs(),
+        })
+    }
+
+    /// Ends the caller's session, or every session of the user; returns how many ended.
+    pub async fn end(&self, user: &AuthUser, all: bool) -> Result<u64, ApiError> {
+        let filter = if all {
+            doc! { "user_id": &user.user_id, fields::REVOKED_AT: null }
+        } else {
+            doc! { "_id": &user.session_id, fields::REVOKED_AT: null }
+        };
+        let ended = self.revoke(filter).await?;
+        self.core.sessions.forget(&user.session_id);
+        Ok(ended)
+    }
+
+    async fn revoke(&self, filter: Document) -> Result<u64, ApiError> {
+        let result = self
+            .core
+            .sessions
+            .collection()
+            .update_many(
+                filter,
+                doc! { "$set": { fields::REVOKED_AT: DateTime::now() } },
+            )
+            .await?;
+        Ok(result.modified_count)
+    }
+}
+
+fn refused(err: TokenError) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidToken,
+        format!("the refresh token is not valid: {err}"),
+    )
+}

@@ -1,0 +1,134 @@
+//! The users collection (`MONGODB_AUTH_COLLECTION`): one document per user with `_key` (unique),
+//! `_password` (an argon2id or legacy bcrypt hash, absent for OAuth-only users), `_providers`
+//! (linked OAuth identities), `_created`, and the user's own fields.
+
+use coglex_common::web::Core;
+use coglex_common::{render, ApiError};
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, IndexModel};
+use serde_json::Value;
+
+use crate::domain::UserKey;
+
+pub const KEY: &str = "_key";
+pub const PASSWORD: &str = "_password";
+const PROVIDERS: &str = "_providers";
+const CREATED: &str = "_created";
+
+#[derive(Clone)]
+pub struct Users {
+    users: Collection<Document>,
+}
+
+impl Users {
+    pub fn new(core: &Core) -> Self {
+        Self {
+            users: core.users(),
+        }
+    }
+
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let unique = IndexModel::builder()
+            .keys(doc! { KEY: 1 })
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("unique_key".to_owned())
+                    .build(),
+            )
+            .build();
+        self.users.create_index(unique).await.map(|_| ())
+    }
+
+    /// Inserts a new user; a taken `_key` is 409 (the unique index decides, so two sign-ups
+    /// racing for one address cannot both win).
+    pub async fn create(
+        &self,
+        key: &UserKey,
+        password_hash: String,
+        fields: Document,
+    ) -> Result<Document, ApiError> {
+        let mut user = fields;
+        user.insert("_id", ObjectId::new());
+        user.insert(KEY, key.as_str());
+        user.insert(PASSWORD, password_hash);
+        user.insert(CREATED, DateTime::now());
+        match self.users.insert_one(&user).await {
+            Ok(_) => Ok(user),
+            Err(e) if coglex_common::mongo::server_code(&e) == Some(11000) => {
+                Err(ApiError::conflict("a user with this `_key` already exists"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user with this key who also matches `extra` (plain equalities), if any.
+    pub async fn find_matching(
+        &self,
+        key: &UserKey,
+        extra: Document,
+    ) -> Result<Option<Document>, ApiError> {
+        let mut filter = extra;
+        filter.insert(KEY, key.as_str());
+        Ok(self.users.find_one(filter).await?)
+    }
+
+    pub async fn find(&self, key: &str) -> Result<Option<Document>, ApiError> {
+        Ok(self.users.find_one(doc! { KEY: key }).await?)
+    }
+
+    /// Replaces a hash, e.g. a bcrypt hash from the original with argon2id.
+    pub async fn replace_hash(&self, id: &ObjectId, hash: String) -> Result<(), ApiError> {
+        self.users
+            .update_one(doc! { "_id": id }, doc! { "$set": { PASSWORD: hash } })
+            .await?;
+        Ok(())
+    }
+
+    /// Applies a checked update to the user with this key; returns the user after it.
+    pub async fn update(&self, key: &str, update: Document) -> Result<Option<Document>, ApiError> {
+        Ok(self
+            .users
+            .find_one_and_update(doc! { KEY: key }, update)
+            .return_document(ReturnDocument::After)
+            .await?)
+    }
+
+    /// The user with this email, created on first use and linked to the provider identity.
+    pub async fn upsert_linked(
+        &self,
+        key: &UserKey,
+        provider: &str,
+        identifier: &str,
+        name: &str,
+    ) -> Result<Document, ApiError> {
+        let update = doc! {
+            "$setOnInsert": { "_id": ObjectId::new(), CREATED: DateTime::now(), "name": name },
+            "$addToSet": { PROVIDERS: { "provider": provider, "identifier": identifier } },
+        };
+        let user = self
+            .users
+            .find_one_and_update(doc! { KEY: key.as_str() }, update)
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await?;
+        user.ok_or_else(|| ApiError::internal(anyhow::anyhow!("upsert returned no document")))
+    }
+}
+
+/// The user as clients see it: `_id`, `_key` and their own fields; never hashes or other
+/// server-side state (`_`-prefixed fields).
+pub fn public_view(user: Document) -> Value {
+    let visible: Document = user
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_') || k == "_id" || k == KEY)
+        .collect();
+    render::document(visible)
+}
+
+pub fn user_id(user: &Document) -> Result<String, ApiError> {
+    user.get_object_id("_id")
+        .map(|id| id.to_hex())
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("user without an ObjectId _id")))
+}

@@ -1,0 +1,87 @@
+//! Users carried over from the original, whose `_password` is a bcrypt hash.
+
+use mongodb::bson::{doc, oid::ObjectId, Document};
+use test_support::TestApp;
+
+use crate::helpers::*;
+
+/// A user exactly as the original stored them: `bcrypt.hashpw(password, bcrypt.gensalt())`.
+async fn legacy_user(app: &TestApp, key: &str, password: &str) {
+    // Cost 4 keeps the test fast; the original used 12, which verifies the same way.
+    let hash = bcrypt::hash_with_result(password, 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoB);
+    app.database
+        .collection::<Document>("_USERS")
+        .insert_one(
+            doc! { "_id": ObjectId::new(), "_key": key, "_password": hash, "name": "Legacy" },
+        )
+        .await
+        .unwrap();
+}
+
+fn stored_hash(user: &Document) -> String {
+    user.get_str("_password").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_bcrypt_user_signs_in_and_is_upgraded_to_argon2id() {
+    let app = spawn().await;
+    legacy_user(&app, "old@example.com", PASSWORD).await;
+    let response = sign_in(&app, "old@example.com", PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["user"]["name"], "Legacy");
+    let hash = stored_hash(&stored_user(&app, "old@example.com").await.unwrap());
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+}
+
+#[tokio::test]
+async fn the_upgraded_hash_keeps_working() {
+    let app = spawn().await;
+    legacy_user(&app, "old@example.com", PASSWORD).await;
+    sign_in(&app, "old@example.com", PASSWORD).await;
+    assert_eq!(
+        sign_in(&app, "old@example.com", PASSWORD).await.status(),
+        200
+    );
+    assert_eq!(
+        sign_in(&app, "old@example.com", "not the password")
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_leaves_the_bcrypt_hash_alone() {
+    let app = spawn().await;
+    legacy_user(&app, "old@example.com", PASSWORD).await;
+    let before = stored_hash(&stored_user(&app, "old@example.com").await.unwrap());
+    assert_eq!(
+        sign_in(&app, "old@example.com", "not the password")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        stored_hash(&stored_user(&app, "old@example.com").await.unwrap()),
+        before
+    );
+}
+
+#[tokio::test]
+async fn an_original_2a_hash_signs_in_too() {
+    let app = spawn().await;
+    let hash = bcrypt::hash_with_result(PASSWORD, 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    app.database
+        .collection::<Document>("_USERS")
+        .insert_one(doc! { "_key": "older@example.com", "_password": hash })
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_in(&app, "older@example.com", PASSWORD).await.status(),
+        200
+    );
+}

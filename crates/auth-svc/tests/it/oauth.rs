@@ -1,0 +1,394 @@
+//! `POST /oauth` and `POST /ocall` against a local provider that checks what we send.
+
+use std::collections::HashMap;
+
+use coglex_common::config::ConfigSource;
+use coglex_common::token::{Purpose, TokenKeys};
+use mongodb::bson::{doc, DateTime, Document};
+use serde_json::{json, Value};
+use test_support::TestApp;
+
+use crate::helpers::*;
+
+fn ada() -> ProviderUser {
+    ProviderUser::new("google-uid-1", "Ada Lovelace", "Ada@Example.com")
+}
+
+async fn app_for(fakes: &[&FakeOAuth], allowlist: &str) -> TestApp {
+    let pairs = fakes.iter().flat_map(|f| f.settings()).collect();
+    spawn_with_pairs(pairs, &[("OAUTH_REDIRECT_ALLOWLIST", allowlist)]).await
+}
+
+async fn start(app: &TestApp, provider: &str, redirect: &str) -> reqwest::Response {
+    post(
+        app,
+        "/oauth",
+        json!({ "provider": provider, "redirect": redirect }),
+    )
+    .await
+}
+
+async fn finish(
+    app: &TestApp,
+    provider: &str,
+    redirect: &str,
+    state: &str,
+    code: &str,
+) -> reqwest::Response {
+    post(
+        app,
+        "/ocall",
+        json!({ "provider": provider, "redirect": redirect, "state": state, "code": code }),
+    )
+    .await
+}
+
+fn query(url: &reqwest::Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// Starts a sign-in and consents at the provider: the `(state, code)` the browser comes back with.
+async fn consent(
+    app: &TestApp,
+    fake: &FakeOAuth,
+    provider: &str,
+    redirect: &str,
+) -> (String, String) {
+    let started = json(start(app, provider, redirect).await).await;
+    let landing = fake
+        .consent(started["authorization_url"].as_str().unwrap())
+        .await;
+    assert!(landing.as_str().starts_with(redirect), "{landing}");
+    let params = query(&landing);
+    assert_eq!(params["state"], started["state"].as_str().unwrap());
+    (params["state"].clone(), params["code"].clone())
+}
+
+async fn google_sign_in(app: &TestApp, fake: &FakeOAuth) -> reqwest::Response {
+    let (state, code) = consent(app, fake, "google", REDIRECT).await;
+    finish(app, "google", REDIRECT, &state, &code).await
+}
+
+#[tokio::test]
+async fn starting_a_google_sign_in_gives_the_providers_url_with_state_and_pkce() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let response = start(&app, "google", REDIRECT).await;
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    let url = reqwest::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/authorize?", google.address)),
+        "{url}"
+    );
+    let params = query(&url);
+    assert_eq!(params["client_id"], test_support::fake_oauth::CLIENT_ID);
+    assert_eq!(params["redirect_uri"], REDIRECT);
+    assert_eq!(params["response_type"], "code");
+    assert!(params["scope"].contains("email"));
+    assert_eq!(params["state"], body["state"].as_str().unwrap());
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["code_challenge"].len(), 43);
+    assert!(!body
+        .to_string()
+        .contains(test_support::fake_oauth::CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn a_redirect_outside_the_allowlist_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    for redirect in [
+        "https://evil.example.com/oauth/callback".to_owned(),
+        format!("{REDIRECT}/../evil"),
+        format!("{REDIRECT}?next=https://evil.example.com"),
+        "https://app.example.com/oauth/callbac".to_owned(),
+        String::new(),
+    ] {
+        let response = start(&app, "google", &redirect).await;
+        assert_eq!(response.status(), 400, "{redirect}");
+        assert_eq!(error_code(response).await, "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_provider_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    for provider in [json!("github"), json!({ "$ne": null }), json!(null)] {
+        let response = post(
+            &app,
+            "/oauth",
+            json!({ "provider": provider, "redirect": REDIRECT }),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{provider}");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_without_credentials_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let response = start(&app, "facebook", REDIRECT).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_google_sign_in_returns_the_profile_and_a_working_session() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let response = google_sign_in(&app, &google).await;
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(body["name"], "Ada Lovelace");
+    assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(body["identifier"], "google-uid-1");
+    assert_eq!(body["provider"], "google");
+    assert_eq!(
+        get_profile(&app, "ada@example.com", token(&body))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_code_exchange_proves_the_pkce_verifier_and_client_secret() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    google_sign_in(&app, &google).await;
+    let requests = google.token_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["grant_type"], "authorization_code");
+    assert_eq!(requests[0]["redirect_uri"], REDIRECT);
+    assert_eq!(
+        requests[0]["client_secret"],
+        test_support::fake_oauth::CLIENT_SECRET
+    );
+    assert_eq!(requests[0]["code_verifier"].len(), 43);
+}
+
+#[tokio::test]
+async fn the_first_sign_in_creates_a_user_linked_to_the_provider() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    google_sign_in(&app, &google).await;
+    let user = stored_user(&app, "ada@example.com").await.expect("a user");
+    let providers = user.get_array("_providers").unwrap();
+    assert_eq!(providers.len(), 1);
+    let link = providers[0].as_document().unwrap();
+    assert_eq!(link.get_str("provider").unwrap(), "google");
+    assert_eq!(link.get_str("identifier").unwrap(), "google-uid-1");
+    assert!(user.get("_password").is_none());
+}
+
+#[tokio::test]
+async fn signing_in_again_reuses_the_same_user() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    assert_eq!(google_sign_in(&app, &google).await.status(), 200);
+    assert_eq!(google_sign_in(&app, &google).await.status(), 200);
+    let users = app.database.collection::<Document>("_USERS");
+    assert_eq!(users.count_documents(doc! {}).await.unwrap(), 1);
+    let user = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(user.get_array("_providers").unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_existing_password_user_is_linked_and_keeps_their_password() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let created = json(sign_up(&app, "ada@example.com", json!({ "name": "Ada" })).await).await;
+    let response = google_sign_in(&app, &google).await;
+    assert_eq!(response.status(), 200);
+    let user = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(
+        user.get_object_id("_id").unwrap().to_hex(),
+        created["_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        sign_in(&app, "ada@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_facebook_sign_in_works_without_pkce() {
+    let facebook = FakeOAuth::start(
+        Flavor::Facebook,
+        ProviderUser::new("10158", "Grace Hopper", "grace@example.com"),
+    )
+    .await;
+    let app = app_for(&[&facebook], REDIRECT).await;
+    let started = json(start(&app, "facebook", REDIRECT).await).await;
+    let url = reqwest::Url::parse(started["authorization_url"].as_str().unwrap()).unwrap();
+    assert!(!query(&url).contains_key("code_challenge"));
+    let (state, code) = consent(&app, &facebook, "facebook", REDIRECT).await;
+    let response = finish(&app, "facebook", REDIRECT, &state, &code).await;
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(
+        (
+            body["name"].clone(),
+            body["email"].clone(),
+            body["identifier"].clone(),
+            body["provider"].clone()
+        ),
+        (
+            json!("Grace Hopper"),
+            json!("grace@example.com"),
+            json!("10158"),
+            json!("facebook")
+        )
+    );
+    assert!(body["token"].is_string());
+}
+
+#[tokio::test]
+async fn a_state_signed_with_another_secret_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let (_, code) = consent(&app, &google, "google", REDIRECT).await;
+    let other = TokenKeys::new(
+        &ConfigSource::from_pairs([("SERVER_SECRET", "another-secret-00000000000000000000000000")])
+            .get()
+            .unwrap(),
+    );
+    let forged = other
+        .issue(
+            Purpose::OauthState,
+            "google",
+            std::time::Duration::from_secs(600),
+            json!({ "redirect": REDIRECT }),
+        )
+        .unwrap()
+        .token;
+    for state in [forged.as_str(), "made-up-state"] {
+        let response = finish(&app, "google", REDIRECT, state, &code).await;
+        assert_eq!(response.status(), 400, "{state}");
+    }
+    assert!(
+        google.token_requests().is_empty(),
+        "a forged state reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn a_state_of_another_purpose_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let (_, code) = consent(&app, &google, "google", REDIRECT).await;
+    let session = new_session(&app, "mallory@example.com").await;
+    let response = finish(&app, "google", REDIRECT, token(&session), &code).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_replayed_state_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let started = json(start(&app, "google", REDIRECT).await).await;
+    let url = started["authorization_url"].as_str().unwrap();
+    let first = query(&google.consent(url).await);
+    let second = query(&google.consent(url).await);
+    assert_eq!(
+        finish(&app, "google", REDIRECT, &first["state"], &first["code"])
+            .await
+            .status(),
+        200
+    );
+    let replay = finish(&app, "google", REDIRECT, &second["state"], &second["code"]).await;
+    assert_eq!(replay.status(), 400);
+    assert_eq!(
+        google.token_requests().len(),
+        1,
+        "a replayed state reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn a_state_issued_for_another_redirect_is_400() {
+    let other = "https://app.example.com/other/callback";
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], &format!("{REDIRECT},{other}")).await;
+    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
+    let response = finish(&app, "google", other, &state, &code).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_state_issued_for_another_provider_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let facebook = FakeOAuth::start(Flavor::Facebook, ada()).await;
+    let app = app_for(&[&google, &facebook], REDIRECT).await;
+    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
+    let response = finish(&app, "facebook", REDIRECT, &state, &code).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn an_expired_state_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
+    // Ten minutes later, as far as the server-side record is concerned.
+    app.database
+        .collection::<Document>("_OAUTH_STATES")
+        .update_many(
+            doc! {},
+            doc! { "$set": { "expires_at": DateTime::from_millis(0) } },
+        )
+        .await
+        .unwrap();
+    let response = finish(&app, "google", REDIRECT, &state, &code).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_google_account_with_an_unverified_email_is_refused() {
+    let mut user = ada();
+    user.email_verified = false;
+    let google = FakeOAuth::start(Flavor::Google, user).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let response = google_sign_in(&app, &google).await;
+    assert_eq!(response.status(), 400);
+    assert!(stored_user(&app, "ada@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn a_provider_account_without_an_email_is_refused() {
+    let mut user = ProviderUser::new("10158", "Grace Hopper", "unused@example.com");
+    user.email = None;
+    let facebook = FakeOAuth::start(Flavor::Facebook, user).await;
+    let app = app_for(&[&facebook], REDIRECT).await;
+    let (state, code) = consent(&app, &facebook, "facebook", REDIRECT).await;
+    let response = finish(&app, "facebook", REDIRECT, &state, &code).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_code_the_provider_refuses_is_400() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let (state, _) = consent(&app, &google, "google", REDIRECT).await;
+    let response = finish(&app, "google", REDIRECT, &state, "not-a-code-it-issued").await;
+    assert_eq!(response.status(), 400);
+    let body: Value = json(response).await;
+    assert!(
+        !body.to_string().contains("invalid_grant"),
+        "provider text leaked: {body}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_502_without_details() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
+    google.stop().await;
+    let response = finish(&app, "google", REDIRECT, &state, &code).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(error_code(response).await, "bad_gateway");
+}

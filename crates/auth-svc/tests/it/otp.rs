@@ -1,0 +1,333 @@
+//! `POST /passgen` and `POST /passver`, with the code read from mail a real SMTP server received.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use test_support::TestApp;
+
+use crate::helpers::*;
+
+const MAIL_WAIT: Duration = Duration::from_secs(10);
+
+async fn app_with_mail(overrides: &[(&str, &str)]) -> (TestApp, SmtpServer) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_with_pairs(smtp.settings(), overrides).await;
+    (app, smtp)
+}
+
+async fn passgen(app: &TestApp, key: &str) -> reqwest::Response {
+    post(app, "/passgen", json!({ "_key": key })).await
+}
+
+async fn passver(app: &TestApp, key: &str, code: &str, otp_token: &str) -> reqwest::Response {
+    post(
+        app,
+        "/passver",
+        json!({ "_key": key, "_password": code, "token": otp_token }),
+    )
+    .await
+}
+
+/// The code in the mail to `to`: the only run of digits of the configured length.
+async fn code_mailed_to(smtp: &SmtpServer, to: &str, digits: usize) -> String {
+    let mail = smtp
+        .wait_for(to, MAIL_WAIT)
+        .await
+        .expect("the code was mailed");
+    let body = mail.body();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == digits)
+        .unwrap_or_else(|| panic!("no {digits}-digit code in {body:?}"))
+        .to_owned()
+}
+
+/// Asks for a code for an existing user; returns the `otp_token` and the mailed code.
+async fn requested_code(app: &TestApp, smtp: &SmtpServer, key: &str) -> (String, String) {
+    let body = json(passgen(app, key).await).await;
+    let otp_token = body["otp_token"].as_str().expect("an otp_token").to_owned();
+    (otp_token, code_mailed_to(smtp, key, 6).await)
+}
+
+fn other_code(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                char::from(c as u8 + 1)
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_mailed_code_verifies_and_signs_the_user_in() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let response = passgen(&app, "ada@example.com").await;
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(body["expires_in"], 600);
+    let code = code_mailed_to(&smtp, "ada@example.com", 6).await;
+    let response = passver(
+        &app,
+        "ada@example.com",
+        &code,
+        body["otp_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let verified = json(response).await;
+    assert_eq!(verified["valid"], true);
+    assert_eq!(verified["message"], "OTP verified successfully");
+    assert_eq!(verified["user"]["_key"], "ada@example.com");
+    assert!(verified["user"].get("_password").is_none(), "{verified}");
+    assert_eq!(
+        get_profile(&app, "ada@example.com", token(&verified))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_mail_goes_to_the_user_from_the_configured_sender() {
+    let (app, smtp) = app_with_mail(&[("SMTP_FROM", "Coglex <codes@coglex.test>")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    passgen(&app, "ada@example.com").await;
+    let mail = smtp.wait_for("ada@example.com", MAIL_WAIT).await.unwrap();
+    assert_eq!(mail.from, "codes@coglex.test");
+    assert_eq!(mail.to, vec!["ada@example.com".to_owned()]);
+    assert_eq!(mail.header("To").as_deref(), Some("ada@example.com"));
+    assert!(mail.header("Subject").unwrap().contains("code"));
+}
+
+#[tokio::test]
+async fn the_code_has_the_configured_number_of_digits() {
+    let (app, smtp) = app_with_mail(&[("VERIFICATION_LENGTH", "8")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    passgen(&app, "ada@example.com").await;
+    let code = code_mailed_to(&smtp, "ada@example.com", 8).await;
+    assert_eq!(code.len(), 8);
+}
+
+#[tokio::test]
+async fn the_otp_token_reveals_neither_the_code_nor_a_hash_of_it() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let payload = otp_token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&String> = claims.as_object().unwrap().keys().collect();
+    for name in &names {
+        assert!(
+            ["sub", "purpose", "iss", "aud", "exp", "iat", "jti", "oid"].contains(&name.as_str()),
+            "unexpected claim {name} in {claims}"
+        );
+    }
+    assert!(!claims.to_string().contains(&code), "{claims}");
+}
+
+#[tokio::test]
+async fn only_a_keyed_hash_of_the_code_is_stored() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (_, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let otps = app.database.collection::<mongodb::bson::Document>("_OTPS");
+    assert_eq!(
+        otps.count_documents(mongodb::bson::doc! {}).await.unwrap(),
+        1
+    );
+    let record = otps
+        .find_one(mongodb::bson::doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!format!("{record:?}").contains(&code), "{record}");
+}
+
+#[tokio::test]
+async fn a_code_works_only_once() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    assert_eq!(
+        passver(&app, "ada@example.com", &code, &otp_token)
+            .await
+            .status(),
+        200
+    );
+    let again = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(json(again).await["valid"], false);
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_400_with_valid_false() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let response = passver(&app, "ada@example.com", &other_code(&code), &otp_token).await;
+    assert_eq!(response.status(), 400);
+    let body = json(response).await;
+    assert_eq!(body["valid"], false);
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert!(body.get("token").is_none());
+}
+
+#[tokio::test]
+async fn five_wrong_codes_kill_the_code() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    for _ in 0..5 {
+        assert_eq!(
+            passver(&app, "ada@example.com", &other_code(&code), &otp_token)
+                .await
+                .status(),
+            400
+        );
+    }
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(json(response).await["valid"], false);
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let (app, smtp) = app_with_mail(&[("VERIFICATION_EXPIRY", "1")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["valid"], false);
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_key() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    sign_up(&app, "mallory@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "mallory@example.com").await;
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_token() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (_, first_code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let second = json(passgen(&app, "ada@example.com").await).await;
+    let response = passver(
+        &app,
+        "ada@example.com",
+        &first_code,
+        second["otp_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_forged_otp_token_is_400() {
+    let (app, _smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let session = new_session(&app, "grace@example.com").await;
+    for otp_token in ["not-a-token", token(&session)] {
+        let response = passver(&app, "grace@example.com", "123456", otp_token).await;
+        assert_eq!(response.status(), 400, "{otp_token}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_key_gets_the_same_answer_and_no_mail() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let known = passgen(&app, "ada@example.com").await;
+    let unknown = passgen(&app, "nobody@example.com").await;
+    assert_eq!(known.status(), unknown.status());
+    let (known, unknown) = (json(known).await, json(unknown).await);
+    let shape = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(shape(&known), shape(&unknown));
+    assert_eq!(known["expires_in"], unknown["expires_in"]);
+    smtp.wait_for("ada@example.com", MAIL_WAIT)
+        .await
+        .expect("the known user got mail");
+    assert!(smtp
+        .wait_for("nobody@example.com", Duration::from_millis(500))
+        .await
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_key_with_a_line_break_is_refused_and_sends_nothing() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    for key in [
+        "ada@example.com\r\nBcc: victim@example.com",
+        "ada@example.com\nBcc: victim@example.com",
+    ] {
+        let response = passgen(&app, key).await;
+        assert_eq!(response.status(), 400, "{key:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn code_requests_are_limited_per_key() {
+    let (app, _smtp) = app_with_mail(&[("PASSGEN_MAX_PER_ACCOUNT", "2")]).await;
+    for _ in 0..2 {
+        assert_eq!(passgen(&app, "ada@example.com").await.status(), 200);
+    }
+    let response = passgen(&app, "ada@example.com").await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(passgen(&app, "grace@example.com").await.status(), 200);
+}
+
+#[tokio::test]
+async fn code_requests_are_limited_per_client() {
+    let (app, _smtp) = app_with_mail(&[("PASSGEN_MAX_PER_CLIENT", "2")]).await;
+    assert_eq!(passgen(&app, "a@example.com").await.status(), 200);
+    assert_eq!(passgen(&app, "b@example.com").await.status(), 200);
+    assert_eq!(passgen(&app, "c@example.com").await.status(), 429);
+}
+
+#[tokio::test]
+async fn guessing_a_code_for_an_unknown_key_creates_no_user() {
+    // The code is never mailed, but the record exists; it can only be had by guessing.
+    let (app, _smtp) = app_with_mail(&[]).await;
+    let body = json(passgen(&app, "nobody@example.com").await).await;
+    let response = passver(
+        &app,
+        "nobody@example.com",
+        "000000",
+        body["otp_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert!(stored_user(&app, "nobody@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn a_mail_server_that_is_down_does_not_fail_the_request() {
+    // Nothing listens on port 9 of localhost: the mail fails after the answer was sent.
+    let app = spawn_with(&[
+        ("SMTP_HOST", "127.0.0.1"),
+        ("SMTP_PORT", "9"),
+        ("SMTP_TLS", "none"),
+    ])
+    .await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let response = passgen(&app, "ada@example.com").await;
+    assert_eq!(response.status(), 200);
+}
