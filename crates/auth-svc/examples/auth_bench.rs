@@ -1,4 +1,4 @@
-//! What authentication costs, measured in one run (see `bench/README-auth.md`):
+//! What authentication costs, measured in one run (see `bench/README.md`):
 //!
 //! 1. Sign-in hashing throughput per core: verifications per second on one thread of argon2id
 //!    with our parameters (OWASP: 19 MiB, 2 passes, 1 lane), next to bcrypt cost 10 and 12.
