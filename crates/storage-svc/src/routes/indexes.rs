@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::{bounded, collection_name};
 use crate::domain::policy::{Policy, OWNER};
 use crate::domain::sort::parse_sort;
+use crate::owner_index::PLAIN_OWNER_INDEX;
 use crate::StorageState;
 
 /// The server's code for "no such collection": a collection without indexes yet.
@@ -92,6 +93,12 @@ pub(crate) async fn create_index(
     let model = IndexModel::builder().keys(keys).options(options).build();
     let collection = state.collection(&name);
     let created = bounded(&state, collection.create_index(model)).await?;
+    if state.policy(&name) == Policy::Private {
+        // The new index starts with `_owner`, so the plain owner index is now redundant.
+        if let Err(e) = bounded(&state, collection.drop_index(PLAIN_OWNER_INDEX)).await {
+            tracing::debug!(error = ?e, "no plain owner index to drop");
+        }
+    }
     Ok(HttpResponse::Created().json(json!({ "name": created.index_name })))
 }
 

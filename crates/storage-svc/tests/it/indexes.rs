@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -45,6 +45,44 @@ async fn indexes_of_private_collections_start_with_the_owner() {
         .cloned()
         .expect("listed");
     assert_eq!(index["keys"], json!({"_owner": 1, "created": -1}));
+}
+
+#[tokio::test]
+async fn an_owner_prefixed_index_replaces_the_plain_owner_index() {
+    let storage = spawn_storage().await;
+    // A user's first write makes the service add the plain owner index in the background.
+    storage
+        .ada()
+        .insert_ok("notes", json!([{"category": "c1"}]))
+        .await;
+    let names = |listed: Value| -> Vec<String> {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut waited = 0;
+    while !names(body(storage.service().list_indexes("notes").await).await)
+        .contains(&"_owner_1".to_owned())
+    {
+        assert!(waited < 50, "the plain owner index was never created");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+
+    storage
+        .service()
+        .create_index("notes", json!({"keys": {"category": 1}}))
+        .await;
+
+    let listed = names(body(storage.service().list_indexes("notes").await).await);
+    assert!(!listed.contains(&"_owner_1".to_owned()), "{listed:?}");
+    assert!(
+        listed.contains(&"_owner_1_category_1".to_owned()),
+        "{listed:?}"
+    );
 }
 
 #[tokio::test]
