@@ -85,7 +85,7 @@ run() { # name port -> appends "name rps p50 p99" to $work/results
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
   p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
-  errors=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   [ -z "$errors" ] || die "$1 answered $errors non-2xx responses"
   echo "$1 $rps $p50 $p99" >>"$work/results"
   printf '  %-8s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$1" "$rps" "$p50" "$p99" >&2
