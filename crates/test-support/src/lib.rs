@@ -6,8 +6,13 @@
 //! - [`upstream`]: a small streaming HTTP server to stand behind the gateway.
 
 pub mod app;
+pub mod fake_gemini;
+pub mod fake_oauth;
+pub mod fake_stripe;
+pub mod memory;
 pub mod mongo;
 pub mod session;
+pub mod smtp;
 pub mod upstream;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, ADMIN_API_KEY, API_KEY, SERVER_SECRET};

@@ -1,0 +1,46 @@
+//! Where file contents live, behind one small interface with two backends chosen by
+//! `ARCHIVE_BACKEND`: [`gridfs`] (default: every replica sees every file) and [`local`] (a
+//! directory, as the original stored uploads). Blobs are named by the server-generated id of
+//! their metadata record, never by anything a client sent.
+//!
+//! A writer either commits (the blob becomes readable) or is aborted; a writer dropped midway
+//! (a client that went away) removes what it wrote, so failed uploads leave nothing behind.
+
+pub mod gridfs;
+pub mod local;
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use mongodb::bson::oid::ObjectId;
+
+use coglex_common::ApiError;
+
+/// A blob's bytes, as they are read.
+pub type BlobStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Starts a new blob stored under `id`.
+    async fn create(&self, id: ObjectId) -> Result<Box<dyn BlobWriter>, ApiError>;
+    /// Streams bytes `range` (end exclusive, within the blob) of blob `id`.
+    async fn read(&self, id: ObjectId, range: Range<u64>) -> Result<BlobStream, ApiError>;
+    /// Removes blob `id`; a blob that is already gone is not an error.
+    async fn delete(&self, id: ObjectId) -> Result<(), ApiError>;
+}
+
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError>;
+    /// Makes the blob readable.
+    async fn commit(self: Box<Self>) -> Result<(), ApiError>;
+    /// Removes everything written so far.
+    async fn abort(self: Box<Self>);
+}
+
+/// A blob store failure is ours, not the client's: 500, cause in the log.
+fn io_error(what: &'static str, err: std::io::Error) -> ApiError {
+    ApiError::internal(anyhow::Error::new(err).context(what))
+}

@@ -1,0 +1,162 @@
+//! Blobs in MongoDB GridFS (the driver's `GridFsBucket`), in `<bucket>.files` and
+//! `<bucket>.chunks` as the GridFS spec lays them out. Ranges are read straight from the chunks
+//! that hold them, so a request for the last bytes of a large file reads only those chunks.
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{AsyncWriteExt, StreamExt};
+use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
+use mongodb::error::{ErrorKind, GridFsErrorKind};
+use mongodb::gridfs::{GridFsBucket, GridFsUploadStream};
+use mongodb::options::GridFsBucketOptions;
+use mongodb::{Collection, Database};
+
+use coglex_common::ApiError;
+
+use super::{io_error, BlobStore, BlobStream, BlobWriter};
+
+/// Chunks fetched per round trip while reading: a few MB in memory at most.
+const CHUNKS_PER_BATCH: u32 = 4;
+
+pub struct GridFs {
+    bucket: GridFsBucket,
+    files: Collection<Document>,
+    chunks: Collection<Document>,
+}
+
+impl GridFs {
+    pub fn new(db: &Database, bucket_name: &str) -> Self {
+        let options = GridFsBucketOptions::builder()
+            .bucket_name(bucket_name.to_owned())
+            .build();
+        Self {
+            bucket: db.gridfs_bucket(options),
+            files: db.collection(&format!("{bucket_name}.files")),
+            chunks: db.collection(&format!("{bucket_name}.chunks")),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for GridFs {
+    async fn create(&self, id: ObjectId) -> Result<Box<dyn BlobWriter>, ApiError> {
+        let stream = self
+            .bucket
+            .open_upload_stream(id.to_hex())
+            .id(Bson::ObjectId(id))
+            .await?;
+        Ok(Box::new(GridFsWriter { stream }))
+    }
+
+    async fn read(&self, id: ObjectId, range: Range<u64>) -> Result<BlobStream, ApiError> {
+        if range.is_empty() {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        let file = self
+            .files
+            .find_one(doc! { "_id": id })
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("GridFS file {id} is missing")))?;
+        let chunk_size = match file.get("chunkSize") {
+            Some(Bson::Int32(n)) if *n > 0 => u64::from(n.unsigned_abs()),
+            Some(Bson::Int64(n)) if *n > 0 => n.unsigned_abs(),
+            _ => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "GridFS file {id} has no valid chunkSize"
+                )))
+            }
+        };
+        let first = range.start / chunk_size;
+        let last = (range.end - 1) / chunk_size;
+        let cursor = self
+            .chunks
+            .find(doc! {
+                "files_id": id,
+                "n": { "$gte": to_i64(first), "$lte": to_i64(last) },
+            })
+            .sort(doc! { "n": 1 })
+            .batch_size(CHUNKS_PER_BATCH)
+            .await?;
+        let mut expected = first;
+        let stream = cursor.map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            let n = match chunk.get("n") {
+                Some(Bson::Int32(n)) => i64::from(*n),
+                Some(Bson::Int64(n)) => *n,
+                _ => -1,
+            };
+            if u64::try_from(n).ok() != Some(expected) {
+                return Err(std::io::Error::other(format!(
+                    "GridFS file {id}: expected chunk {expected}, got {n}"
+                )));
+            }
+            expected += 1;
+            let data = chunk
+                .get_binary_generic("data")
+                .map_err(std::io::Error::other)?;
+            let chunk_start = n.unsigned_abs() * chunk_size;
+            let from = range.start.saturating_sub(chunk_start);
+            let to = (range.end - chunk_start).min(data.len() as u64);
+            let slice = usize::try_from(from)
+                .ok()
+                .zip(usize::try_from(to).ok())
+                .and_then(|(from, to)| data.get(from..to))
+                .ok_or_else(|| {
+                    std::io::Error::other(format!("GridFS file {id}: short chunk {n}"))
+                })?;
+            Ok(Bytes::copy_from_slice(slice))
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn delete(&self, id: ObjectId) -> Result<(), ApiError> {
+        match self.bucket.delete(Bson::ObjectId(id)).await {
+            Ok(()) => Ok(()),
+            // The driver deletes chunks before reporting a missing files document.
+            Err(e)
+                if matches!(
+                    *e.kind,
+                    ErrorKind::GridFs(GridFsErrorKind::FileNotFound { .. })
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The driver's upload stream: it buffers at most one chunk, writes full chunks as they fill,
+/// and deletes its chunks when aborted or dropped before closing.
+struct GridFsWriter {
+    stream: GridFsUploadStream,
+}
+
+#[async_trait]
+impl BlobWriter for GridFsWriter {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.stream
+            .write_all(bytes)
+            .await
+            .map_err(|e| io_error("writing GridFS chunks", e))
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), ApiError> {
+        self.stream
+            .close()
+            .await
+            .map_err(|e| io_error("closing a GridFS upload", e))
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        if let Err(e) = self.stream.abort().await {
+            tracing::error!(error = %e, "could not remove the chunks of an aborted upload");
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Receiving an upload: a `multipart/form-data` body (RFC 7578) with a `file` field and an
+//! optional `metadata` JSON field, read as a stream. The type is decided from the first bytes,
+//! before anything is stored; the size limit is enforced as bytes arrive; whatever fails
+//! after the blob was started removes it again, so no chunk, file or record is left behind.
+
+use actix_multipart::Field;
+use actix_web::http::header::Charset;
+use mongodb::bson::{oid::ObjectId, DateTime, Document};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use coglex_common::{ApiError, ErrorCode};
+
+use crate::blob::BlobWriter;
+use crate::detect::{self, SNIFF_BYTES};
+use crate::disposition::sanitise_filename;
+use crate::form::Form;
+use crate::record::FileRecord;
+use crate::ArchiveState;
+
+/// How many bytes this upload may have, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Allowance {
+    pub bytes: u64,
+    /// The limit comes from the user's quota rather than `MAX_CONTENT_LENGTH`.
+    pub by_quota: bool,
+}
+
+impl Allowance {
+    fn exceeded(&self, max_content_length: u64) -> ApiError {
+        let message = if self.by_quota {
+            "this upload would exceed your storage quota".to_owned()
+        } else {
+            format!("the file is larger than {max_content_length} bytes")
+        };
+        ApiError::new(ErrorCode::PayloadTooLarge, message)
+    }
+}
+
+/// A committed blob, not yet recorded.
+struct Stored {
+    id: ObjectId,
+    filename: String,
+    mimetype: &'static str,
+    declared: Option<String>,
+    size: u64,
+    sha256: String,
+}
+
+/// Reads the form, stores the file and records it; on any failure nothing remains.
+pub async fn receive(
+    state: &ArchiveState,
+    mut form: Form,
+    owner: &str,
+    allowance: Allowance,
+) -> Result<FileRecord, ApiError> {
+    let mut stored = None;
+    let outcome = read_form(state, &mut form, allowance, &mut stored).await;
+    let record = outcome.and_then(|metadata| {
+        let stored = stored
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request("the form has no `file` field"))?;
+        Ok(FileRecord {
+            id: stored.id,
+            owner: owner.to_owned(),
+            filename: stored.filename.clone(),
+            mimetype: stored.mimetype.to_owned(),
+            declared_mimetype: stored.declared.clone(),
+            size: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            uploaded_at: DateTime::now(),
+            sha256: stored.sha256.clone(),
+            metadata: metadata.unwrap_or_default(),
+        })
+    });
+    let result = match record {
+        Ok(record) => state
+            .records
+            .insert_one(&record)
+            .await
+            .map(|_| record)
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        if let Some(stored) = stored {
+            remove_blob(state, stored.id).await;
+        }
+    }
+    result
+}
+
+async fn remove_blob(state: &ArchiveState, id: ObjectId) {
+    if let Err(e) = state.blobs.delete(id).await {
+        tracing::error!(error = %e, blob = %id, "could not remove the blob of a failed upload");
+    }
+}
+
+/// Reads every field; `stored` is set as soon as a blob is committed, so the caller can remove
+/// it whatever happens next.
+async fn read_form(
+    state: &ArchiveState,
+    form: &mut Form,
+    allowance: Allowance,
+    stored: &mut Option<Stored>,
+) -> Result<Option<Document>, ApiError> {
+    let mut metadata = None;
+    while let Some(field) = form.next_field().await? {
+        match field.name() {
+            Some("file") if stored.is_none() => {
+                *stored = Some(store_file(state, form, field, allowance).await?);
+            }
+            Some("metadata") if metadata.is_none() => {
+                let limit = state.max_json_bytes;
+                metadata = Some(parse_metadata(&read_small(form, field, limit).await?)?);
+            }
+            Some(name @ ("file" | "metadata")) => {
+                return Err(ApiError::bad_request(format!(
+                    "the form has more than one `{name}` field"
+                )))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "the form may only have a `file` and a `metadata` field",
+                ))
+            }
+        }
+    }
+    Ok(metadata)
+}
+
+async fn store_file(
+    state: &ArchiveState,
+    form: &Form,
+    mut field: Field,
+    allowance: Allowance,
+) -> Result<Stored, ApiError> {
+    let filename = sanitise_filename(&client_filename(&field).unwrap_or_default());
+    let declared = field.content_type().map(|m| detect::normalise(m.as_ref()));
+
+    // The first bytes decide the type before anything is stored.
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut past_head = None;
+    let mut ended = false;
+    while head.len() < SNIFF_BYTES {
+        match form.next_chunk(&mut field).await? {
+            Some(chunk) => {
+                let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..take]);
+                if take < chunk.len() {
+                    past_head = Some(chunk.slice(take..));
+                }
+            }
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let mimetype = detect::detect(&head, ended, declared.as_deref());
+    if !state.settings.allows(mimetype) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("files of type {mimetype} are not accepted"),
+        ));
+    }
+    if declared.as_deref().is_some_and(|d| d != mimetype) {
+        tracing::debug!(declared = ?declared, detected = mimetype, "declared type differs");
+    }
+
+    let id = ObjectId::new();
+    let mut sink = Sink {
+        writer: state.blobs.create(id).await?,
+        hasher: Sha256::new(),
+        size: 0,
+        allowance,
+        max_content_length: state.settings.max_content_length,
+    };
+    let copied = async {
+        sink.write(&head).await?;
+        if let Some(chunk) = past_head {
+            sink.write(&chunk).await?;
+        }
+        // A field that has ended must not be polled again.
+        if !ended {
+            while let Some(chunk) = form.next_chunk(&mut field).await? {
+                sink.write(&chunk).await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let Sink {
+        writer,
+        hasher,
+        size,
+        ..
+    } = sink;
+    match copied {
+        Ok(()) => writer.commit().await?,
+        Err(e) => {
+            writer.abort().await;
+            return Err(e);
+        }
+    }
+    Ok(Stored {
+        id,
+        filename,
+        mimetype,
+        declared,
+        size,
+        sha256: hex(&hasher.finalize()),
+    })
+}
+
+/// The name the client gave: RFC 5987's `filename*` (how non-ASCII names travel) before the
+/// plain `filename`.
+fn client_filename(field: &Field) -> Option<String> {
+    let disposition = field.content_disposition()?;
+    if let Some(extended) = disposition.get_filename_ext() {
+        let value = &extended.value;
+        return Some(match extended.charset {
+            Charset::Iso_8859_1 => value.iter().map(|&b| char::from(b)).collect(),
+            _ => String::from_utf8_lossy(value).into_owned(),
+        });
+    }
+    disposition.get_filename().map(str::to_owned)
+}
+
+/// Where the file's bytes go: counted against the allowance, hashed, written.
+struct Sink {
+    writer: Box<dyn BlobWriter>,
+    hasher: Sha256,
+    size: u64,
+    allowance: Allowance,
+    max_content_length: u64,
+}
+
+impl Sink {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.allowance.bytes {
+            return Err(self.allowance.exceeded(self.max_content_length));
+        }
+        self.hasher.update(chunk);
+        self.writer.write(chunk).await
+    }
+}
+
+/// A small field, whole, refused past `limit` bytes.
+async fn read_small(form: &Form, mut field: Field, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = form.next_chunk(&mut field).await? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("`metadata` is larger than {limit} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// `metadata`: a JSON object whose keys never start with `$` (they would read as operators).
+pub fn parse_metadata(bytes: &[u8]) -> Result<Document, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("`metadata` is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("`metadata` must be a JSON object"));
+    }
+    check_keys(&value, 0)?;
+    match mongodb::bson::to_bson(&value) {
+        Ok(mongodb::bson::Bson::Document(document)) => Ok(document),
+        _ => Err(ApiError::bad_request("`metadata` cannot be stored")),
+    }
+}
+
+fn check_keys(value: &Value, depth: usize) -> Result<(), ApiError> {
+    if depth > coglex_common::query::MAX_DEPTH {
+        return Err(ApiError::bad_request("`metadata` is nested too deeply"));
+    }
+    match value {
+        Value::Object(object) => object.iter().try_for_each(|(key, inner)| {
+            if key.starts_with('$') || key.contains('\0') {
+                return Err(ApiError::bad_request(
+                    "`metadata` keys may not start with `$`",
+                ));
+            }
+            check_keys(inner, depth + 1)
+        }),
+        Value::Array(items) => items.iter().try_for_each(|v| check_keys(v, depth + 1)),
+        _ => Ok(()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_must_be_an_object_without_operator_keys() {
+        assert!(parse_metadata(br#"{"category": "docs", "tags": ["a"]}"#).is_ok());
+        for bad in [
+            &br#"["a"]"#[..],
+            br#"{"a": "#,
+            br#"{"$set": 1}"#,
+            br#"{"a": {"$where": "1"}}"#,
+            br#"{"a": [{"$gt": 1}]}"#,
+        ] {
+            assert!(
+                parse_metadata(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `MAX_CONTENT_LENGTH` and the per-user quota are enforced while the upload streams: past
+//! them the upload is cut with 413, and nothing of it remains. An upload the client abandons
+//! midway leaves nothing either.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+const ONE_MIB: u64 = 1024 * 1024;
+
+both_backends! {
+    async fn an_upload_past_the_limit_is_cut_with_413_and_leaves_nothing(backend) {
+        let archive = spawn_with(backend, &[("MAX_CONTENT_LENGTH", "1048576")]).await;
+        let ada = archive.user("ada@example.com").await;
+        // Chunked, so the service only learns the size by reading past the limit.
+        let response = archive
+            .upload_stream(&ada, "big.mp4", generated(MP4_HEAD, 8 * ONE_MIB, 64 * 1024))
+            .await
+            .expect("the service answers before the body is over");
+        assert_eq!(error_code(response, 413).await, "payload_too_large");
+        archive.assert_empty_soon().await;
+    }
+
+    async fn an_upload_of_exactly_the_limit_is_stored(backend) {
+        let archive = spawn_with(backend, &[("MAX_CONTENT_LENGTH", "1048576")]).await;
+        let ada = archive.user("ada@example.com").await;
+        let response = archive
+            .upload_stream(&ada, "fits.mp4", generated(MP4_HEAD, ONE_MIB, 64 * 1024))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(json(response).await["size"], ONE_MIB);
+    }
+
+    async fn an_upload_abandoned_midway_leaves_nothing(backend) {
+        let archive = spawn(backend).await;
+        let ada = archive.user("ada@example.com").await;
+        let broken = generated(MP4_HEAD, 2 * ONE_MIB, 64 * 1024).chain(futures_util::stream::once(
+            async { Err::<Bytes, _>(std::io::Error::other("the client went away")) },
+        ));
+        let outcome = archive.upload_stream(&ada, "cut.mp4", broken).await;
+        assert!(outcome.is_err(), "the client could not finish its upload");
+        archive.assert_empty_soon().await;
+    }
+
+    async fn an_upload_past_the_quota_is_413_and_leaves_nothing_new(backend) {
+        let archive = spawn_with(backend, &[("ARCHIVE_QUOTA_BYTES", "1000")]).await;
+        let ada = archive.user("ada@example.com").await;
+        let first = vec![b'a'; 600];
+        archive.upload_ok(&ada, file("a.txt", "text/plain", &first)).await;
+        let before = archive.stored().await;
+        let response = archive.upload(&ada, file("b.txt", "text/plain", &first)).await;
+        assert_eq!(error_code(response, 413).await, "payload_too_large");
+        assert_eq!(archive.stored().await, before);
+    }
+}
+
+#[tokio::test]
+async fn a_declared_length_past_the_limit_is_413_before_reading() {
+    let archive = spawn_with(Backend::GridFs, &[("MAX_CONTENT_LENGTH", "1024")]).await;
+    let ada = archive.user("ada@example.com").await;
+    let response = archive
+        .app
+        .post(&format!("{PREFIX}/"))
+        .bearer_auth(&ada.token)
+        .header("Content-Type", Form::new().content_type())
+        .body(vec![0u8; 4 * ONE_MIB as usize])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(response, 413).await, "payload_too_large");
+}
+
+#[tokio::test]
+async fn the_quota_counts_only_the_users_own_files() {
+    let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "1000")]).await;
+    let ada = archive.user("ada@example.com").await;
+    let eve = archive.user("eve@example.com").await;
+    let content = vec![b'a'; 600];
+    archive
+        .upload_ok(&ada, file("a.txt", "text/plain", &content))
+        .await;
+    archive
+        .upload_ok(&eve, file("e.txt", "text/plain", &content))
+        .await;
+}
+
+#[tokio::test]
+async fn deleting_a_file_frees_its_quota() {
+    let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "1000")]).await;
+    let ada = archive.user("ada@example.com").await;
+    let content = vec![b'a'; 600];
+    let first = archive
+        .upload_ok(&ada, file("a.txt", "text/plain", &content))
+        .await;
+    assert_eq!(
+        archive
+            .delete(&ada, first["_id"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    archive
+        .upload_ok(&ada, file("b.txt", "text/plain", &content))
+        .await;
+}
