@@ -6,7 +6,11 @@ use mongodb::bson::{Bson, Document};
 use serde_json::{Map, Number, Value};
 
 pub fn document(doc: Document) -> Value {
-    Value::Object(doc.into_iter().map(|(k, v)| (k, bson(v))).collect::<Map<_, _>>())
+    Value::Object(
+        doc.into_iter()
+            .map(|(k, v)| (k, bson(v)))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 pub fn bson(value: Bson) -> Value {
@@ -20,7 +24,10 @@ pub fn bson(value: Bson) -> Value {
         Bson::Int32(i) => Value::from(i),
         Bson::Int64(i) => Value::from(i),
         Bson::ObjectId(id) => Value::String(id.to_hex()),
-        Bson::DateTime(at) => Value::String(at.try_to_rfc3339_string().unwrap_or_else(|_| at.timestamp_millis().to_string())),
+        Bson::DateTime(at) => Value::String(
+            at.try_to_rfc3339_string()
+                .unwrap_or_else(|_| at.timestamp_millis().to_string()),
+        ),
         Bson::Decimal128(d) => Value::String(d.to_string()),
         Bson::Timestamp(t) => Value::from(t.time),
         Bson::Binary(b) => {
