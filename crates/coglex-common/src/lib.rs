@@ -12,6 +12,8 @@
 //! - `token`: HS256 JWTs with a purpose claim, so a token of one purpose never passes as another.
 //! - `query`: allow-list checks for client-supplied MongoDB filters (storage, archive).
 //! - `render`: BSON as the plain JSON the API speaks (hex ids, ISO dates).
+//! - `document`, `update`, `sort`: what clients may write and how they sort, checked once for
+//!   every service that takes documents (storage, auth profiles).
 //! - `password`: argon2id hashing, with bcrypt hashes from the original accepted and upgraded.
 //! - `mongo`: the MongoDB client with short timeouts and driver errors mapped to API errors.
 //! - `session`: whether a signed-in session is still live (sign-out works across services).
@@ -25,6 +27,8 @@ pub mod secret;
 pub mod telemetry;
 
 #[cfg(feature = "service")]
+pub mod document;
+#[cfg(feature = "service")]
 pub mod mongo;
 #[cfg(feature = "service")]
 pub mod password;
@@ -35,7 +39,11 @@ pub mod render;
 #[cfg(feature = "service")]
 pub mod session;
 #[cfg(feature = "service")]
+pub mod sort;
+#[cfg(feature = "service")]
 pub mod token;
+#[cfg(feature = "service")]
+pub mod update;
 #[cfg(feature = "service")]
 pub mod web;
 

@@ -1,113 +1,37 @@
 //! What a user may store on their own profile: any fields except reserved ones (`_`-prefixed:
 //! `_key`, `_password`, `_id`...) and the authorization fields of `AUTH_PROTECTED_FIELDS`,
-//! which no operator and no dotted path may reach.
+//! which no operator and no dotted path may reach. The value and operator rules are the ones
+//! every service shares (`coglex_common::document`, `coglex_common::update`).
 
-use coglex_common::query::{self, MAX_DEPTH};
-use coglex_common::ApiError;
+use coglex_common::{document, update, ApiError};
 use mongodb::bson::Document;
-use serde_json::{Map, Value};
-
-/// Update operators a user may use on their profile.
-const UPDATE_OPERATORS: &[&str] = &[
-    "$set",
-    "$unset",
-    "$inc",
-    "$mul",
-    "$min",
-    "$max",
-    "$push",
-    "$pull",
-    "$addToSet",
-    "$pop",
-    "$rename",
-    "$currentDate",
-];
+use serde_json::Value;
 
 /// The fields of a sign-up `document`, checked and converted.
-pub fn check_user_fields(document: &Value, protected: &[String]) -> Result<Document, ApiError> {
-    let object = document
+pub fn check_user_fields(fields: &Value, protected: &[String]) -> Result<Document, ApiError> {
+    let object = fields
         .as_object()
         .ok_or_else(|| ApiError::bad_request("`document` must be a JSON object"))?;
-    for (key, value) in object {
-        check_writable_field(key, protected)?;
-        check_value(value, 1)?;
+    for key in object.keys() {
+        // `_id` too: the server names its users.
+        if key.starts_with('_') {
+            return Err(ApiError::bad_request(format!(
+                "`{}` is a reserved field",
+                key.chars().take(64).collect::<String>()
+            )));
+        }
+        if protected.iter().any(|p| p == key) {
+            return Err(ApiError::bad_request(format!(
+                "`{key}` can only be set by an administrator"
+            )));
+        }
     }
-    query::to_document(document)
+    document::parse_new_document(fields)
 }
 
 /// A profile update such as `{"$set": {"name": "..."}}`, checked and converted.
-pub fn check_profile_update(update: &Value, protected: &[String]) -> Result<Document, ApiError> {
-    let object = update
-        .as_object()
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("`document` must be an object of update operators such as `$set`")
-        })?;
-    for (operator, fields) in object {
-        if !UPDATE_OPERATORS.contains(&operator.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "`{}` is not an allowed update operator",
-                operator.chars().take(32).collect::<String>()
-            )));
-        }
-        let fields = fields.as_object().ok_or_else(|| {
-            ApiError::bad_request(format!("`{operator}` takes an object of fields"))
-        })?;
-        for (path, value) in fields {
-            check_writable_field(path, protected)?;
-            if operator == "$rename" {
-                let target = value
-                    .as_str()
-                    .ok_or_else(|| ApiError::bad_request("`$rename` takes new field names"))?;
-                check_writable_field(target, protected)?;
-            } else {
-                check_value(value, 1)?;
-            }
-        }
-    }
-    query::to_document(update)
-}
-
-fn check_writable_field(path: &str, protected: &[String]) -> Result<(), ApiError> {
-    let first = path.split('.').next().unwrap_or_default();
-    if first.starts_with('_') {
-        return Err(ApiError::bad_request(format!(
-            "`{first}` is a reserved field"
-        )));
-    }
-    if protected.iter().any(|p| p == first) {
-        return Err(ApiError::bad_request(format!(
-            "`{first}` can only be set by an administrator"
-        )));
-    }
-    query::check_field_path(path)
-}
-
-/// Stored values: no `$` keys (they would be read as operators), bounded depth.
-fn check_value(value: &Value, depth: usize) -> Result<(), ApiError> {
-    if depth > MAX_DEPTH {
-        return Err(ApiError::bad_request(format!(
-            "nesting deeper than {MAX_DEPTH} levels is not accepted"
-        )));
-    }
-    match value {
-        Value::Array(items) => items.iter().try_for_each(|v| check_value(v, depth + 1)),
-        Value::Object(object) if query::is_extended_json(object) => Ok(()),
-        Value::Object(object) => check_object(object, depth),
-        _ => Ok(()),
-    }
-}
-
-fn check_object(object: &Map<String, Value>, depth: usize) -> Result<(), ApiError> {
-    for (key, value) in object {
-        if key.starts_with('$') || key.contains('.') || key.contains('\0') {
-            return Err(ApiError::bad_request(
-                "field names may not start with `$` or contain `.`",
-            ));
-        }
-        check_value(value, depth + 1)?;
-    }
-    Ok(())
+pub fn check_profile_update(changes: &Value, protected: &[String]) -> Result<Document, ApiError> {
+    update::parse_update(changes, protected)
 }
 
 #[cfg(test)]

@@ -6,8 +6,6 @@ pub mod document;
 pub mod pipeline;
 pub mod policy;
 pub mod projection;
-pub mod sort;
-pub mod update;
 
 use coglex_common::ApiError;
 use serde_json::Value;

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::collection_name::CollectionName;
 use super::policy::{Access, Actor, Policies, OWNER};
-use super::sort::parse_sort;
+use coglex_common::sort::parse_sort;
 
 /// Stages a pipeline may use.
 pub const STAGES: &[&str] = &[

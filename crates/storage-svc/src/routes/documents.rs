@@ -9,15 +9,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{bounded, collection_name, within};
-use crate::domain::document::{parse_id, parse_new_document};
+use crate::domain::document::parse_id;
 use crate::domain::parse_json_param;
 use crate::domain::policy::{Access, Actor};
 use crate::domain::projection::parse_projection;
-use crate::domain::sort::parse_sort;
-use crate::domain::update::parse_update;
 use crate::settings::Settings;
 use crate::stream::{json_array, render_document};
 use crate::StorageState;
+use coglex_common::document::parse_new_document;
+use coglex_common::sort::parse_sort;
+use coglex_common::update::parse_update;
 
 /// `GET /{collection}`: each parameter is JSON text, as in the original API.
 #[derive(Debug, Deserialize)]
@@ -216,7 +217,7 @@ pub(crate) async fn update_document(
     let name = collection_name(&collection)?;
     let access = state.policy(&name).write(&actor)?;
     let filter = by_id(&id, &access)?;
-    let update = parse_update(&body.document)?;
+    let update = parse_update(&body.document, &[])?;
 
     let collection = state.collection(&name);
     let result = bounded(&state, collection.update_one(filter, update)).await?;
@@ -238,7 +239,7 @@ pub(crate) async fn update_documents(
     let name = collection_name(&collection)?;
     let access = state.policy(&name).write(&actor)?;
     let filter = required_query(body.query.as_ref(), "update", &access)?;
-    let update = parse_update(&body.document)?;
+    let update = parse_update(&body.document, &[])?;
 
     let collection = state.collection(&name);
     let result = bounded(&state, collection.update_many(filter, update)).await?;

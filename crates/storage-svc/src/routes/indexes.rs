@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use super::{bounded, collection_name};
 use crate::domain::policy::{Policy, OWNER};
-use crate::domain::sort::parse_sort;
 use crate::owner_index::PLAIN_OWNER_INDEX;
 use crate::StorageState;
+use coglex_common::sort::parse_sort;
 
 /// The server's code for "no such collection": a collection without indexes yet.
 const NAMESPACE_NOT_FOUND: i32 = 26;

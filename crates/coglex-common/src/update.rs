@@ -5,12 +5,12 @@
 //! could drop the server's fields. Paths may use the positional `$` and `$[]` segments; values
 //! follow the same rules as inserted documents; `$pull` conditions are checked as filters.
 
-use coglex_common::query::{check_field_path, parse_filter_value, to_document};
-use coglex_common::ApiError;
 use mongodb::bson::Document;
 use serde_json::{Map, Value};
 
-use super::document::check_stored_value;
+use crate::document::check_stored_value;
+use crate::error::ApiError;
+use crate::query::{check_field_path, is_extended_json, parse_filter_value, to_document};
 
 /// Update operators a client may use.
 pub const UPDATE_OPERATORS: &[&str] = &[
@@ -29,8 +29,9 @@ pub const UPDATE_OPERATORS: &[&str] = &[
     "$pullAll",
 ];
 
-/// Checks an update document and converts it to BSON.
-pub fn parse_update(value: &Value) -> Result<Document, ApiError> {
+/// Checks an update document and converts it to BSON. `protected` names top-level fields no
+/// operator may touch beyond the reserved ones (auth's `AUTH_PROTECTED_FIELDS`).
+pub fn parse_update(value: &Value, protected: &[String]) -> Result<Document, ApiError> {
     let object = value.as_object().ok_or_else(|| {
         ApiError::bad_request("`document` must be an object of update operators such as `$set`")
     })?;
@@ -58,15 +59,26 @@ pub fn parse_update(value: &Value) -> Result<Document, ApiError> {
                 ApiError::bad_request(format!("`{operator}` takes a non-empty object of fields"))
             })?;
         for (path, argument) in fields {
-            check_update_path(path)?;
-            check_argument(operator, path, argument)?;
+            check_update_path(path, protected)?;
+            check_argument(operator, path, argument, protected)?;
         }
     }
     to_document(value)
 }
 
 /// A field path, where `$` and `$[]` may stand for array positions after the first segment.
-fn check_update_path(path: &str) -> Result<(), ApiError> {
+/// `_id` is immutable and protected fields are refused up front, with a clear message.
+fn check_update_path(path: &str, protected: &[String]) -> Result<(), ApiError> {
+    let first = path.split('.').next().unwrap_or_default();
+    if first == "_id" {
+        return Err(ApiError::bad_request("`_id` cannot be changed"));
+    }
+    if protected.iter().any(|p| p == first) {
+        return Err(ApiError::bad_request(format!(
+            "`{}` can only be set by an administrator",
+            printable(first)
+        )));
+    }
     let normalised: Vec<&str> = path
         .split('.')
         .enumerate()
@@ -78,13 +90,18 @@ fn check_update_path(path: &str) -> Result<(), ApiError> {
     check_field_path(&normalised.join("."))
 }
 
-fn check_argument(operator: &str, path: &str, argument: &Value) -> Result<(), ApiError> {
+fn check_argument(
+    operator: &str,
+    path: &str,
+    argument: &Value,
+    protected: &[String],
+) -> Result<(), ApiError> {
     let invalid = |what: &str| Err(ApiError::bad_request(format!("`{operator}` takes {what}")));
     match operator {
         "$unset" => Ok(()),
         "$inc" | "$mul" => match argument {
             Value::Number(_) => Ok(()),
-            Value::Object(o) if coglex_common::query::is_extended_json(o) => Ok(()),
+            Value::Object(o) if is_extended_json(o) => Ok(()),
             _ => invalid("numbers"),
         },
         "$currentDate" => match argument {
@@ -101,7 +118,7 @@ fn check_argument(operator: &str, path: &str, argument: &Value) -> Result<(), Ap
             _ => invalid("`true` or `{\"$type\": \"date\"}`"),
         },
         "$rename" => match argument.as_str() {
-            Some(target) => check_field_path(target),
+            Some(target) => check_update_path(target, protected),
             None => invalid("new field names (strings)"),
         },
         "$pop" => match argument.as_i64() {
@@ -141,7 +158,7 @@ fn check_modifiers(operator: &str, modifiers: &Map<String, Value>) -> Result<(),
             "$each" => true,
             "$position" | "$slice" if operator == "$push" => value.as_i64().is_some(),
             "$sort" if operator == "$push" => match value {
-                Value::Object(_) => super::sort::parse_sort(value).is_ok(),
+                Value::Object(_) => crate::sort::parse_sort(value).is_ok(),
                 other => matches!(other.as_i64(), Some(1 | -1)),
             },
             _ => false,
@@ -166,16 +183,16 @@ mod tests {
     use serde_json::json;
 
     fn refused(value: Value) {
-        assert!(parse_update(&value).is_err(), "{value} was accepted");
+        assert!(parse_update(&value, &[]).is_err(), "{value} was accepted");
     }
 
     #[test]
     fn the_readme_example_is_accepted() {
-        let update = parse_update(&json!({
+        let readme = json!({
             "$set": {"name": "Updated Product Name", "last_modified": "2024-01-15T10:30:00Z"},
             "$inc": {"view_count": 1}
-        }))
-        .unwrap();
+        });
+        let update = parse_update(&readme, &[]).unwrap();
         assert!(update
             .get_document("$inc")
             .unwrap()
@@ -192,7 +209,7 @@ mod tests {
             json!({"$currentDate": {"seen": true}, "$unset": {"old": ""}}),
             json!({"$rename": {"nick": "alias"}, "$pop": {"queue": -1}}),
         ] {
-            assert!(parse_update(&ok).is_ok(), "{ok}");
+            assert!(parse_update(&ok, &[]).is_ok(), "{ok}");
         }
     }
 
@@ -209,6 +226,23 @@ mod tests {
         refused(json!({"$setOnInsert": {"a": 1}}));
         refused(json!({"$bit": {"a": {"and": 1}}}));
         refused(json!({"$where": "1"}));
+    }
+
+    #[test]
+    fn protected_fields_and_the_id_cannot_be_written_by_any_operator() {
+        let protected = ["role".to_owned()];
+        for bad in [
+            json!({"$set": {"role": "admin"}}),
+            json!({"$set": {"role.level": 9}}),
+            json!({"$unset": {"role": ""}}),
+            json!({"$rename": {"role": "was"}}),
+            json!({"$rename": {"nick": "role"}}),
+            json!({"$push": {"role": "admin"}}),
+            json!({"$set": {"_id": "other"}}),
+        ] {
+            assert!(parse_update(&bad, &protected).is_err(), "{bad}");
+        }
+        assert!(parse_update(&json!({"$set": {"nick": "ada"}}), &protected).is_ok());
     }
 
     #[test]

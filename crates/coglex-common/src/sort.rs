@@ -1,7 +1,7 @@
 //! `sort`: field paths with `1` (ascending) or `-1` (descending), nothing else.
 
-use coglex_common::query::check_field_path;
-use coglex_common::ApiError;
+use crate::error::ApiError;
+use crate::query::check_field_path;
 use mongodb::bson::Document;
 use serde_json::Value;
 
