@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
@@ -178,18 +178,11 @@ impl FakeGemini {
             streams: StreamStats::default(),
         }));
         let shared = Arc::clone(&state);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(Arc::clone(&shared)))
+        let handle = crate::serve::serve(listener, move |cfg| {
+            cfg.app_data(web::Data::new(Arc::clone(&shared)))
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                .default_service(web::to(answer));
+        });
         Self { url, state, handle }
     }
 

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
@@ -110,21 +110,13 @@ impl FakeOAuth {
             }),
         });
         let data = web::Data::from(Arc::clone(&shared));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let address = format!("http://{}", listener.local_addr().expect("bound"));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
+        let (listener, address) = crate::serve::free_listener();
+        let handle = crate::serve::serve(listener, move |cfg| {
+            cfg.app_data(data.clone())
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
-                .route("/userinfo", web::get().to(userinfo))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                .route("/userinfo", web::get().to(userinfo));
+        });
         Self {
             address,
             flavor,

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 /// The secret key the fake accepts (a test value, not a real key).
@@ -147,8 +147,7 @@ pub struct FakeStripe {
 
 impl FakeStripe {
     pub async fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let (listener, url) = crate::serve::free_listener();
         let state: Shared = Arc::new(Mutex::new(State {
             failures: VecDeque::new(),
             requests: Vec::new(),
@@ -157,17 +156,10 @@ impl FakeStripe {
             counter: 0,
         }));
         let shared = Arc::clone(&state);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(Arc::clone(&shared)))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let handle = crate::serve::serve(listener, move |cfg| {
+            cfg.app_data(web::Data::new(Arc::clone(&shared)))
+                .default_service(web::to(answer));
+        });
         Self { url, state, handle }
     }
 

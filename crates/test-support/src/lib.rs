@@ -11,6 +11,7 @@ pub mod fake_oauth;
 pub mod fake_stripe;
 pub mod memory;
 pub mod mongo;
+pub mod serve;
 pub mod session;
 pub mod smtp;
 pub mod upstream;

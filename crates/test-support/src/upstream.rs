@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 /// Delay between the events of `.../sse`.
@@ -29,19 +29,11 @@ impl Upstream {
     pub async fn start() -> Self {
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let address = format!("http://{}", listener.local_addr().expect("bound"));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(Arc::clone(&counter)))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (listener, address) = crate::serve::free_listener();
+        let handle = crate::serve::serve(listener, move |cfg| {
+            cfg.app_data(web::Data::new(Arc::clone(&counter)))
+                .default_service(web::to(answer));
+        });
         Self {
             address,
             hits,

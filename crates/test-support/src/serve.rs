@@ -1,0 +1,29 @@
+//! A small actix server on loopback: every stand-in in this crate (upstream, fake Stripe,
+//! Gemini and OAuth provider) is one of these with its own routes and state.
+
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpServer};
+
+/// A listener on a free loopback port, and its `http://127.0.0.1:<port>` address.
+pub fn free_listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let address = format!("http://{}", listener.local_addr().expect("bound"));
+    (listener, address)
+}
+
+/// Serves `routes` on `listener` with one worker in the background; the handle stops it.
+pub fn serve<F>(listener: TcpListener, routes: F) -> ServerHandle
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
+}
