@@ -1,13 +1,14 @@
 //! The Coglex gateway: the one public entry point.
 //!
 //! A request flows through [`proxy::Proxy::handle`]: request id → gateway-local routes
-//! (`/health`, `/ready`, `/metrics`) → CORS preflight → framing checks → route
+//! (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs`) → CORS preflight → framing checks → route
 //! (`/service/<name>/v1/...`) → `X-API-Key` → rate limit → body limit → forwarded to the
 //! service over a pooled keep-alive connection, bodies streamed both ways. Every failure is
 //! turned into a response in one place, [`respond`].
 
 pub mod config;
 mod cors;
+mod docs;
 mod forwarding;
 mod limits;
 mod metrics;

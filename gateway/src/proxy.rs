@@ -11,7 +11,7 @@ use coglex_common::secret::KeySet;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{Either, Empty, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, Empty, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::GatewaySettings;
 use crate::cors::Cors;
+use crate::docs;
 use crate::forwarding::{
     check_framing, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REAL_IP,
     X_REQUEST_ID,
@@ -64,6 +65,7 @@ pub struct Proxy {
     response_timeout: Duration,
     ids: RequestIds,
     metrics: Metrics,
+    document: CachedDocument,
 }
 
 impl Proxy {
@@ -113,6 +115,7 @@ impl Proxy {
             response_timeout: Duration::from_millis(settings.upstream_response_timeout_ms),
             ids: RequestIds::default(),
             metrics: Metrics::default(),
+            document: CachedDocument::default(),
         })
     }
 
@@ -155,6 +158,13 @@ impl Proxy {
             }
             "/ready" => return (None, self.ready().await),
             "/metrics" => return (None, self.metrics_page(&request)),
+            "/openapi.json" if request.method() == Method::GET => {
+                return (None, Ok(self.openapi().await))
+            }
+            "/docs" if request.method() == Method::GET => return (None, Ok(docs_page())),
+            "/docs/init.js" if request.method() == Method::GET => {
+                return (None, Ok(docs_init_script()))
+            }
             _ => {}
         }
         if Cors::is_preflight(request.method(), request.headers()) {
@@ -327,12 +337,119 @@ impl Proxy {
         }
     }
 
+    /// The merged document of every service (cached briefly once complete, so the page
+    /// cannot be used to load the services).
+    async fn openapi(&self) -> Response<ProxyBody> {
+        if let Some(cached) = self.document.fresh() {
+            return document_response(cached);
+        }
+        let fetches = self.upstreams.iter().map(|upstream| async move {
+            let request =
+                Request::get(upstream.uri(Some(PathAndQuery::from_static("/openapi.json"))))
+                    .body(Either::Right(Empty::new()))
+                    .expect("a GET with a valid URI builds");
+            let document = async {
+                let response = self.client.request(request).await.ok()?;
+                if !response.status().is_success() {
+                    return None;
+                }
+                let body = Limited::new(response.into_body(), MAX_DOCUMENT_BYTES)
+                    .collect()
+                    .await
+                    .ok()?
+                    .to_bytes();
+                serde_json::from_slice::<serde_json::Value>(&body).ok()
+            };
+            let document = tokio::time::timeout(DOCUMENT_FETCH_TIMEOUT, document)
+                .await
+                .ok()
+                .flatten();
+            (upstream.service, document)
+        });
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for (service, document) in futures_util::future::join_all(fetches).await {
+            match document {
+                Some(document) => found.push((service, document)),
+                None => missing.push(service),
+            }
+        }
+        if !missing.is_empty() {
+            tracing::warn!(?missing, "services did not serve their OpenAPI document");
+        }
+        let merged = Bytes::from(docs::merge(&found, &missing).to_string());
+        if missing.is_empty() {
+            self.document.store(merged.clone());
+        }
+        document_response(merged)
+    }
+
     /// Drops rate-limit state of idle clients; called periodically.
     pub fn forget_idle_clients(&self) {
         for upstream in &self.upstreams {
             upstream.rate.forget_idle();
         }
     }
+}
+
+/// How long a fetched document is served before the services are asked again.
+const DOCUMENT_TTL: Duration = Duration::from_secs(30);
+const DOCUMENT_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_DOCUMENT_BYTES: usize = 4 << 20;
+
+#[derive(Default)]
+struct CachedDocument(std::sync::Mutex<Option<(Instant, Bytes)>>);
+
+impl CachedDocument {
+    fn fresh(&self) -> Option<Bytes> {
+        let cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cached {
+            Some((at, body)) if at.elapsed() < DOCUMENT_TTL => Some(body.clone()),
+            _ => None,
+        }
+    }
+
+    fn store(&self, body: Bytes) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), body));
+    }
+}
+
+fn document_response(body: Bytes) -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(body)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn docs_page() -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(docs::page()))));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(docs::PAGE_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn docs_init_script() -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
+        docs::INIT_SCRIPT.as_bytes(),
+    ))));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    response
 }
 
 /// Request ids: the client's when acceptable, else a process prefix and a counter (unique,

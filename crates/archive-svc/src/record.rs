@@ -4,7 +4,8 @@
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use coglex_common::web::{AuthUser, Caller};
 
@@ -31,18 +32,42 @@ pub struct FileRecord {
     pub metadata: Document,
 }
 
+/// A stored file as upload and list answer it (no owner, no server paths).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = File)]
+pub struct FileView {
+    /// The file's reference (24 hex digits): the `{file_reference}` of download and delete.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// The client's filename, sanitised; a label only.
+    pub filename: String,
+    /// The type detected from the content (what downloads are served as).
+    pub mimetype: String,
+    /// The type the client declared for the file part, if any (kept for the record).
+    #[schema(required = true)]
+    pub declared_mimetype: Option<String>,
+    /// Bytes.
+    pub size: i64,
+    /// When the upload finished (RFC 3339).
+    #[schema(format = DateTime, required = true)]
+    pub uploaded_at: Option<String>,
+    /// The `metadata` sent with the upload (`{}` when none was).
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+}
+
 impl FileRecord {
     /// The response shape of upload and list.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "_id": self.id.to_hex(),
-            "filename": self.filename,
-            "mimetype": self.mimetype,
-            "declared_mimetype": self.declared_mimetype,
-            "size": self.size,
-            "uploaded_at": self.uploaded_at.try_to_rfc3339_string().ok(),
-            "metadata": Bson::Document(self.metadata.clone()).into_relaxed_extjson(),
-        })
+    pub fn to_json(&self) -> FileView {
+        FileView {
+            id: self.id.to_hex(),
+            filename: self.filename.clone(),
+            mimetype: self.mimetype.clone(),
+            declared_mimetype: self.declared_mimetype.clone(),
+            size: self.size,
+            uploaded_at: self.uploaded_at.try_to_rfc3339_string().ok(),
+            metadata: Bson::Document(self.metadata.clone()).into_relaxed_extjson(),
+        }
     }
 
     /// A strong validator: the content never changes under an id.

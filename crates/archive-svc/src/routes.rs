@@ -3,17 +3,13 @@
 
 mod files;
 
-use actix_web::web;
+use coglex_common::web::Routes;
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(["", "/"])
-            .get(files::list_files)
-            .post(files::upload_file),
-    )
-    .service(
-        web::resource("/{file_reference}")
-            .get(files::download_file)
-            .delete(files::delete_file),
-    );
+pub(crate) fn configure(routes: &mut Routes) {
+    // `/` before the catch-all `/{file_reference}`.
+    routes
+        .add(files::__path_list_files, files::list_files)
+        .add(files::__path_upload_file, files::upload_file)
+        .add(files::__path_download_file, files::download_file)
+        .add(files::__path_delete_file, files::delete_file);
 }

@@ -283,7 +283,7 @@ fn check_keys(value: &Value, depth: usize) -> Result<(), ApiError> {
         Value::Object(object) => object.iter().try_for_each(|(key, inner)| {
             if key.starts_with('$') || key.contains('\0') {
                 return Err(ApiError::bad_request(
-                    "`metadata` keys may not start with `$`",
+                    "`metadata` keys may not start with `$` or contain a NUL character",
                 ));
             }
             check_keys(inner, depth + 1)

@@ -12,7 +12,8 @@ use coglex_common::{ApiError, ErrorCode};
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::IndexOptions;
 use mongodb::IndexModel;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 const REFRESH_JTI: &str = "refresh_jti";
 
@@ -23,28 +24,38 @@ pub struct Sessions {
     access_ttl: Duration,
 }
 
-/// The tokens handed out at sign-in and refresh.
+/// The tokens handed out at sign-in and refresh, as every response that starts or renews a
+/// session carries them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = SessionTokens)]
 pub struct Tokens {
+    /// The session (access) token, a JWT: send it as `Authorization: Bearer <token>`.
+    #[serde(rename = "token")]
     access: String,
-    refresh: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until `token` expires (`ACCESS_TOKEN_TTL_SECS`).
     expires_in: u64,
+    /// Single use: `POST /refresh` exchanges it for a new pair; presenting it twice ends the
+    /// session.
+    #[serde(rename = "refresh_token")]
+    refresh: String,
 }
-
 impl Tokens {
-    /// The sign-in response body: `{token, token_type, expires_in, refresh_token, user}`.
-    pub fn body(&self, user: Value) -> Value {
-        json!({
-            "token": self.access,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "refresh_token": self.refresh,
-            "user": user,
-        })
+    pub fn access(&self) -> &str {
+        &self.access
     }
 
-    /// The token fields only, to merge into other responses (OAuth, OTP).
-    pub fn fields(&self) -> Value {
-        json!({ "token": self.access, "token_type": "Bearer", "expires_in": self.expires_in, "refresh_token": self.refresh })
+    pub fn token_type(&self) -> &'static str {
+        self.token_type
+    }
+
+    pub fn expires_in(&self) -> u64 {
+        self.expires_in
+    }
+
+    pub fn refresh(&self) -> &str {
+        &self.refresh
     }
 }
 
@@ -96,8 +107,9 @@ impl Sessions {
             .issue(Purpose::Session, user_id, self.access_ttl, claims)?;
         Ok(Tokens {
             access: access.token,
-            refresh: refresh.token,
+            token_type: "Bearer",
             expires_in: self.access_ttl.as_secs(),
+            refresh: refresh.token,
         })
     }
 
@@ -145,8 +157,9 @@ impl Sessions {
                 .issue(Purpose::Session, &claims.sub, self.access_ttl, claims.extra)?;
         Ok(Tokens {
             access: access.token,
-            refresh: next.token,
+            token_type: "Bearer",
             expires_in: self.access_ttl.as_secs(),
+            refresh: next.token,
         })
     }
 

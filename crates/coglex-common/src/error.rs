@@ -31,6 +31,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 17] = [
+        Self::BadRequest,
+        Self::InvalidJson,
+        Self::Unauthorized,
+        Self::InvalidApiKey,
+        Self::InvalidToken,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::RangeNotSatisfiable,
+        Self::RateLimited,
+        Self::Internal,
+        Self::BadGateway,
+        Self::ServiceUnavailable,
+        Self::GatewayTimeout,
+    ];
+
     pub const fn status(self) -> u16 {
         match self {
             Self::BadRequest | Self::InvalidJson => 400,

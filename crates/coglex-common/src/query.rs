@@ -103,10 +103,42 @@ pub fn to_document(value: &Value) -> Result<Document, ApiError> {
     }
 }
 
-/// Converts JSON (Extended JSON allowed) to BSON.
+/// Converts JSON (Extended JSON allowed) to BSON that the driver can encode.
 pub fn to_bson(value: &Value) -> Result<Bson, ApiError> {
-    Bson::try_from(value.clone())
-        .map_err(|e| ApiError::bad_request(format!("invalid Extended JSON value: {e}")))
+    let bson = Bson::try_from(value.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid Extended JSON value: {e}")))?;
+    check_encodable_value(&bson)?;
+    Ok(bson)
+}
+
+/// Refuses what BSON cannot encode (NUL in a field name or a regular expression): the driver
+/// would fail the whole command, sometimes reporting it as a malformed server reply.
+pub fn check_encodable(document: &Document) -> Result<(), ApiError> {
+    for (key, value) in document {
+        if key.contains('\0') {
+            return Err(ApiError::bad_request(
+                "field names may not contain a NUL character",
+            ));
+        }
+        check_encodable_value(value)?;
+    }
+    Ok(())
+}
+
+fn check_encodable_value(value: &Bson) -> Result<(), ApiError> {
+    match value {
+        Bson::Document(document) => check_encodable(document),
+        Bson::Array(items) => items.iter().try_for_each(check_encodable_value),
+        Bson::RegularExpression(regex)
+            if regex.pattern.contains('\0') || regex.options.contains('\0') =>
+        {
+            Err(ApiError::bad_request(
+                "regular expressions may not contain a NUL character",
+            ))
+        }
+        Bson::JavaScriptCodeWithScope(code) => check_encodable(&code.scope),
+        _ => Ok(()),
+    }
 }
 
 /// A reserved field: a top-level name starting with `_`, other than `_id`.

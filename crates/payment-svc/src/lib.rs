@@ -56,8 +56,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     };
     Ok(Application::bind(
         core,
-        ServiceDef::new(NAME, state, routes::configure)
-            .with_public_routes(routes::configure_public),
+        ServiceDef::new(NAME, state, routes::configure),
         DEFAULT_PORT,
     )?)
 }

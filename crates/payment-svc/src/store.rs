@@ -7,12 +7,16 @@
 //! the last one applied to the same record, and its id is written after it was applied: a
 //! redelivery finds the id and changes nothing.
 
+use std::collections::BTreeMap;
+
 use anyhow::anyhow;
 use coglex_common::mongo::server_code;
 use coglex_common::ApiError;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::{Collection, Database};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::events::{Effect, Event, InvoiceChange, SessionChange, SubscriptionChange};
 use crate::settings::Settings;
@@ -289,49 +293,144 @@ fn to_bson(value: &Value) -> Result<Bson, ApiError> {
     mongodb::bson::to_bson(value).map_err(ApiError::internal)
 }
 
+/// A Checkout Session as clients see it. Every field is always present; the ones the record
+/// does not know (yet) are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The Checkout Session id (`cs_...`).
+    pub id: String,
+    /// `payment` or `subscription`.
+    #[schema(required = true)]
+    pub mode: Option<String>,
+    /// Stripe's session status: `open`, `complete` or `expired`.
+    #[schema(required = true)]
+    pub status: Option<String>,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    #[schema(required = true)]
+    pub payment_status: Option<String>,
+    #[schema(required = true)]
+    pub customer_email: Option<String>,
+    /// In the currency's smallest unit (cents for usd).
+    #[schema(required = true)]
+    pub amount_total: Option<i64>,
+    /// Lower-case ISO 4217 code.
+    #[schema(required = true)]
+    pub currency: Option<String>,
+    /// The subscription this session started (`sub_...`), in subscription mode.
+    #[schema(required = true)]
+    pub subscription: Option<String>,
+    /// The session's metadata (`user_id` is the signed-in user who created it).
+    pub metadata: BTreeMap<String, String>,
+    /// Stripe's hosted checkout page, while the session is open.
+    #[schema(required = true)]
+    pub url: Option<String>,
+    /// RFC 3339.
+    #[schema(required = true)]
+    pub created_at: Option<String>,
+    /// RFC 3339.
+    #[schema(required = true)]
+    pub updated_at: Option<String>,
+}
+
 /// A session record as clients see it.
-pub fn session_view(record: &Document) -> Value {
-    json!({
-        "id": record.get_str("_id").unwrap_or_default(),
-        "mode": opt_str(record, "mode"),
-        "status": opt_str(record, "status"),
-        "payment_status": opt_str(record, "payment_status"),
-        "customer_email": opt_str(record, "customer_email"),
-        "amount_total": opt_i64(record, "amount_total"),
-        "currency": opt_str(record, "currency"),
-        "subscription": opt_str(record, "subscription_id"),
-        "metadata": record.get_document("metadata").map(string_map).unwrap_or_default(),
-        "url": opt_str(record, "url"),
-        "created_at": opt_time(record, "created_at"),
-        "updated_at": opt_time(record, "updated_at"),
-    })
+pub fn session_view(record: &Document) -> SessionView {
+    SessionView {
+        id: record.get_str("_id").unwrap_or_default().to_owned(),
+        mode: opt_str(record, "mode"),
+        status: opt_str(record, "status"),
+        payment_status: opt_str(record, "payment_status"),
+        customer_email: opt_str(record, "customer_email"),
+        amount_total: opt_i64(record, "amount_total"),
+        currency: opt_str(record, "currency"),
+        subscription: opt_str(record, "subscription_id"),
+        metadata: record
+            .get_document("metadata")
+            .map(string_map)
+            .unwrap_or_default(),
+        url: opt_str(record, "url"),
+        created_at: opt_time(record, "created_at"),
+        updated_at: opt_time(record, "updated_at"),
+    }
+}
+
+/// The latest invoice of a subscription, as the last `invoice.*` event described it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InvoiceView {
+    /// The invoice id (`in_...`).
+    #[schema(required = true)]
+    pub id: Option<String>,
+    /// `paid` or `payment_failed`.
+    #[schema(required = true)]
+    pub status: Option<String>,
+    /// In the currency's smallest unit.
+    #[schema(required = true)]
+    pub amount_paid: Option<i64>,
+    /// In the currency's smallest unit.
+    #[schema(required = true)]
+    pub amount_due: Option<i64>,
+    #[schema(required = true)]
+    pub currency: Option<String>,
+}
+
+/// A subscription as clients see it. Every field is always present; unknown ones are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    /// The subscription id (`sub_...`).
+    pub id: String,
+    /// Stripe's subscription status (`active`, `past_due`, `canceled`, ...).
+    #[schema(required = true)]
+    pub status: Option<String>,
+    #[schema(required = true)]
+    pub cancel_at_period_end: Option<bool>,
+    /// The Checkout Session that started it.
+    #[schema(required = true)]
+    pub checkout_session: Option<String>,
+    /// The subscription's price ids.
+    pub price_ids: Vec<String>,
+    #[schema(required = true)]
+    pub latest_invoice: Option<InvoiceView>,
+    /// RFC 3339.
+    #[schema(required = true)]
+    pub created_at: Option<String>,
+    /// RFC 3339.
+    #[schema(required = true)]
+    pub updated_at: Option<String>,
 }
 
 /// A subscription record as clients see it.
-pub fn subscription_view(record: &Document) -> Value {
-    let invoice = record.get_document("latest_invoice").ok().map(|invoice| {
-        json!({
-            "id": opt_str(invoice, "id"),
-            "status": opt_str(invoice, "status"),
-            "amount_paid": opt_i64(invoice, "amount_paid"),
-            "amount_due": opt_i64(invoice, "amount_due"),
-            "currency": opt_str(invoice, "currency"),
-        })
-    });
-    json!({
-        "id": record.get_str("_id").unwrap_or_default(),
-        "status": opt_str(record, "status"),
-        "cancel_at_period_end": record.get_bool("cancel_at_period_end").ok(),
-        "checkout_session": opt_str(record, "checkout_session_id"),
-        "price_ids": record.get_array("price_ids").map(|a| a.iter().filter_map(Bson::as_str).collect::<Vec<_>>()).unwrap_or_default(),
-        "latest_invoice": invoice,
-        "created_at": opt_time(record, "created_at"),
-        "updated_at": opt_time(record, "updated_at"),
-    })
+pub fn subscription_view(record: &Document) -> SubscriptionView {
+    let latest_invoice = record
+        .get_document("latest_invoice")
+        .ok()
+        .map(|invoice| InvoiceView {
+            id: opt_str(invoice, "id"),
+            status: opt_str(invoice, "status"),
+            amount_paid: opt_i64(invoice, "amount_paid"),
+            amount_due: opt_i64(invoice, "amount_due"),
+            currency: opt_str(invoice, "currency"),
+        });
+    SubscriptionView {
+        id: record.get_str("_id").unwrap_or_default().to_owned(),
+        status: opt_str(record, "status"),
+        cancel_at_period_end: record.get_bool("cancel_at_period_end").ok(),
+        checkout_session: opt_str(record, "checkout_session_id"),
+        price_ids: record
+            .get_array("price_ids")
+            .map(|a| {
+                a.iter()
+                    .filter_map(Bson::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        latest_invoice,
+        created_at: opt_time(record, "created_at"),
+        updated_at: opt_time(record, "updated_at"),
+    }
 }
 
-fn opt_str<'a>(record: &'a Document, key: &str) -> Option<&'a str> {
-    record.get_str(key).ok()
+fn opt_str(record: &Document, key: &str) -> Option<String> {
+    record.get_str(key).ok().map(str::to_owned)
 }
 
 fn opt_i64(record: &Document, key: &str) -> Option<i64> {
@@ -349,9 +448,9 @@ fn opt_time(record: &Document, key: &str) -> Option<String> {
         .and_then(|t| t.try_to_rfc3339_string().ok())
 }
 
-fn string_map(document: &Document) -> Map<String, Value> {
+fn string_map(document: &Document) -> BTreeMap<String, String> {
     document
         .iter()
-        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), Value::String(s.to_owned()))))
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
         .collect()
 }

@@ -112,3 +112,36 @@ async fn a_limit_out_of_range_is_400() {
         .unwrap();
     assert_eq!(error_code(response, 400).await, "bad_request");
 }
+
+#[tokio::test]
+async fn nul_characters_in_nested_field_names_are_400_not_500() {
+    // BSON cannot encode them; the driver used to fail building the query (500).
+    let (archive, ada) = with_two_files().await;
+    for query in [
+        r#"{"metadata": {"b\u0000": 1}}"#,
+        r#"{"metadata.category": {"$in": [{"b\u0000": 1}]}}"#,
+        r#"{"$expr": {"$eq": ["$size", {"$literal": {"b\u0000": 1}}]}}"#,
+    ] {
+        let response = archive.list_query(&ada, query).await;
+        assert_eq!(error_code(response, 400).await, "bad_request", "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_skip_beyond_what_the_database_counts_is_400_not_500() {
+    let (archive, ada) = with_two_files().await;
+    let response = archive
+        .list(&ada)
+        .query(&[("skip", u64::MAX.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(response, 400).await, "bad_request");
+    let largest = archive
+        .list(&ada)
+        .query(&[("skip", i64::MAX.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names(largest).await, Vec::<String>::new());
+}

@@ -9,6 +9,7 @@ mod filenames;
 mod limits;
 mod listing;
 mod memory;
+mod openapi;
 mod ownership;
 mod ranges;
 mod round_trip;

@@ -2,22 +2,70 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::password::{self, Verification};
-use coglex_common::web::client_ip;
+use coglex_common::web::ErrorBody;
+use coglex_common::web::{client_ip, Caller};
 use coglex_common::{query, ApiError};
 use mongodb::bson::Document;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::State;
+use super::{SignInResponse, State, UserProfile};
 use crate::domain::{check_user_fields, Password, UserKey};
 use crate::users::{self, public_view, PASSWORD};
 
-/// `{_key, _password, document}` → 201 with the user.
-pub async fn sign_up(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+/// A sign-up (documents the hand-parsed body of `POST /signup`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SignUpRequest {
+    /// The user's email address; it is trimmed and lower-cased, and is the user's key.
+    #[schema(rename = "_key", format = Email, max_length = 254)]
+    key: String,
+    /// At least 8 characters and at most 1024 bytes; stored as an argon2id hash.
+    #[schema(rename = "_password", min_length = 8, max_length = 1024)]
+    password: String,
+    /// The user's own fields. Names starting with `_`, names holding `.` or starting with `$`
+    /// (at any depth), and the deployment's protected fields (`AUTH_PROTECTED_FIELDS`, such as
+    /// `role`) are refused.
+    #[schema(value_type = Option<Object>)]
+    document: Option<Value>,
+}
+
+/// Sign up
+///
+/// Creates a user with an email address (`_key`) and a password, and optionally the user's
+/// own profile fields (`document`). It does not sign in: call `POST /signin` next.
+/// An address that is already taken is 409; addresses differing only in case are the same
+/// user. Protected fields (`AUTH_PROTECTED_FIELDS`, such as `role`) can only be set with an
+/// admin key.
+#[utoipa::path(
+    post,
+    path = "/signup",
+    request_body(content = SignUpRequest, description = "The new user's key, password and fields"),
+    responses(
+        (status = 201, description = "The user was created", body = UserProfile),
+        (status = 400, description = "A field is missing or invalid: `_key` not an email address, `_password` too short or too long, a reserved or protected field in `document`, or a body that is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 409, description = "A user with this `_key` already exists", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+)]
+pub async fn sign_up(
+    state: State,
+    caller: Caller,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let key = UserKey::from_json(body.get("_key"))?;
     let password = Password::new_from_json(body.get("_password"))?;
+    // An admin key (the service role) may create users with protected fields such as `role`.
+    let protected: &[String] = if caller.admin {
+        &[]
+    } else {
+        &state.settings.auth_protected_fields
+    };
     let fields = match body.get("document") {
         None | Some(Value::Null) => Document::new(),
-        Some(document) => check_user_fields(document, &state.settings.auth_protected_fields)?,
+        Some(document) => check_user_fields(document, protected)?,
     };
     let hash = password::hash_async(password.into_secret()).await?;
     let user = state.users.create(&key, hash, fields).await?;
@@ -29,7 +77,43 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid credentials")
 }
 
-/// `{_key, _password, query}` → `{token, token_type, expires_in, refresh_token, user}`.
+/// A sign-in (documents the hand-parsed body of `POST /signin`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SignInRequest {
+    /// The user's email address (any case).
+    #[schema(rename = "_key", format = Email, max_length = 254)]
+    key: String,
+    /// At most 1024 bytes.
+    #[schema(rename = "_password", max_length = 1024)]
+    password: String,
+    /// Extra plain equalities the user must also match, such as `{"active": true}`: no
+    /// operators and no `_`-prefixed fields. A user who does not match signs in like a wrong
+    /// password.
+    #[schema(value_type = Option<Object>)]
+    query: Option<Value>,
+}
+
+/// Sign in
+///
+/// Checks the email address and password and starts a session: a short-lived session token
+/// (`token`, for `Authorization: Bearer`) and a single-use `refresh_token`. Every failed
+/// sign-in answers the same 401 whatever was wrong. Attempts are limited per client address
+/// and per account (`SIGNIN_MAX_PER_CLIENT`, `SIGNIN_MAX_PER_ACCOUNT` per
+/// `AUTH_LIMIT_WINDOW_SECS`): past the limit, 429 with `Retry-After`.
+#[utoipa::path(
+    post,
+    path = "/signin",
+    request_body(content = SignInRequest, description = "The user's credentials"),
+    responses(
+        (status = 200, description = "Signed in: the session's tokens and the user", body = SignInResponse),
+        (status = 400, description = "A field is missing or of the wrong type, `_key` is not an email address, `query` holds an operator, or the body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "Invalid credentials (`unauthorized`), or `X-API-Key` is missing or not valid (`invalid_api_key`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many sign-in attempts; retry after `Retry-After` seconds", body = ErrorBody),
+    ),
+)]
 pub async fn sign_in(
     req: HttpRequest,
     state: State,
@@ -78,5 +162,5 @@ pub async fn sign_in(
     }
     state.limits.clear(&account_bucket).await?;
     let tokens = state.sessions.start(&user_id, key.as_str()).await?;
-    Ok(HttpResponse::Ok().json(tokens.body(public_view(user))))
+    Ok(HttpResponse::Ok().json(SignInResponse::new(tokens, public_view(user))))
 }

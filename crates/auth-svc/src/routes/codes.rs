@@ -5,12 +5,13 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::token::Purpose;
-use coglex_common::web::{client_ip, current_request_id};
+use coglex_common::web::{client_ip, current_request_id, ErrorBody};
 use coglex_common::{ApiError, ErrorCode};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-use super::oauth::merge;
-use super::{string_field, State};
+use super::{string_field, State, UserProfile};
 use crate::domain::UserKey;
 use crate::otp::{Check, OtpClaims};
 use crate::users::{self, public_view};
@@ -18,8 +19,44 @@ use crate::users::{self, public_view};
 /// Longest code accepted for checking.
 const MAX_CODE_LEN: usize = 16;
 
-/// `{_key}` → `{otp_token, expires_in}`, the same for known and unknown keys; mail only to
-/// known ones.
+/// A request for a one-time code (documents the hand-parsed body of `POST /passgen`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SendCodeRequest {
+    /// The email address to send the code to.
+    #[schema(rename = "_key", format = Email, max_length = 254)]
+    key: String,
+}
+
+/// A code was issued (and mailed, if the address belongs to a user).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CodeIssued {
+    /// Names the issued code (never contains it); send it back to `POST /passver` as `token`.
+    otp_token: String,
+    /// Seconds the code stays valid (`VERIFICATION_EXPIRY`).
+    expires_in: u64,
+}
+
+/// Email a one-time code
+///
+/// Issues a one-time code for an email address and mails it if the address belongs to a user.
+/// The answer is the same for known and unknown addresses, so it tells nothing about who has
+/// an account. Requests are limited per client address and per address
+/// (`PASSGEN_MAX_PER_CLIENT`, `PASSGEN_MAX_PER_ACCOUNT`): past the limit, 429 with
+/// `Retry-After`.
+#[utoipa::path(
+    post,
+    path = "/passgen",
+    request_body(content = SendCodeRequest, description = "The address to send a code to"),
+    responses(
+        (status = 200, description = "A code was issued", body = CodeIssued),
+        (status = 400, description = "`_key` is missing or not an email address, or the body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many codes requested; retry after `Retry-After` seconds", body = ErrorBody),
+    ),
+)]
 pub async fn send_code(
     req: HttpRequest,
     state: State,
@@ -62,11 +99,68 @@ pub async fn send_code(
         state.otps.lifetime(),
         OtpClaims { oid },
     )?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "otp_token": token.token, "expires_in": state.otps.lifetime().as_secs() })))
+    Ok(HttpResponse::Ok().json(CodeIssued {
+        otp_token: token.token,
+        expires_in: state.otps.lifetime().as_secs(),
+    }))
 }
 
-/// `{_key, _password: code, token}` → `{valid: true, message}` plus a session for a known user.
+/// A code to check (documents the hand-parsed body of `POST /passver`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct VerifyCodeRequest {
+    /// The email address the code was sent to.
+    #[schema(rename = "_key", format = Email, max_length = 254)]
+    key: String,
+    /// The code from the mail (at most 16 characters).
+    #[schema(rename = "_password", min_length = 1, max_length = 16)]
+    code: String,
+    /// The `otp_token` from `POST /passgen`.
+    #[schema(min_length = 1)]
+    token: String,
+}
+
+/// A verified code; for an address that belongs to a user, also a new session.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CodeVerified {
+    /// Always `true` here (a refused code is a 400 or 429 with `valid: false`).
+    valid: bool,
+    message: &'static str,
+    /// Present (with `token_type`, `expires_in` and `refresh_token`) when the address belongs
+    /// to a user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// The signed-in user, when the address belongs to one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<UserProfile>)]
+    user: Option<Value>,
+}
+
+/// Check a one-time code
+///
+/// Checks a code against the `otp_token` it was issued with. A valid code is consumed (single
+/// use); each wrong code costs one of `OTP_MAX_ATTEMPTS` tries, after which the code is dead
+/// (429). When the address belongs to a user, a valid code also signs them in. Refusals carry
+/// the original API's `{"valid": false, "message"}` beside the usual error fields.
+#[utoipa::path(
+    post,
+    path = "/passver",
+    request_body(content = VerifyCodeRequest, description = "The address, the code and its `otp_token`"),
+    responses(
+        (status = 200, description = "The code is valid", body = CodeVerified),
+        (status = 400, description = "A missing field, or a code that is wrong, expired, already used or issued for another address (then also `valid: false` and `message`)", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many wrong codes; ask for a new one (also `valid: false`)", body = ErrorBody),
+    ),
+)]
 pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let key = UserKey::from_json(body.get("_key"))?;
     let code = string_field(&body, "_password")?;
@@ -99,14 +193,25 @@ pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpRes
             ))
         }
     }
-    let mut body = json!({ "valid": true, "message": "OTP verified successfully" });
+    let mut body = CodeVerified {
+        valid: true,
+        message: "OTP verified successfully",
+        token: None,
+        token_type: None,
+        expires_in: None,
+        refresh_token: None,
+        user: None,
+    };
     if let Some(user) = state.users.find(key.as_str()).await? {
         let tokens = state
             .sessions
             .start(&users::user_id(&user)?, key.as_str())
             .await?;
-        merge(&mut body, tokens.fields());
-        merge(&mut body, json!({ "user": public_view(user) }));
+        body.token = Some(tokens.access().to_owned());
+        body.token_type = Some(tokens.token_type().to_owned());
+        body.expires_in = Some(tokens.expires_in());
+        body.refresh_token = Some(tokens.refresh().to_owned());
+        body.user = Some(public_view(user));
     }
     Ok(HttpResponse::Ok().json(body))
 }

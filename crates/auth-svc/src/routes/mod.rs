@@ -1,4 +1,9 @@
-//! The routes below `/service/auth/v1`, with the original's paths and request fields.
+//! The routes below `/service/auth/v1`, with the original's paths and request fields, each
+//! registered with its OpenAPI description.
+//!
+//! Most bodies are read as JSON values and checked field by field (so `{"$ne": null}` in place
+//! of a key is a clear 400, never a query); the `...Request` structs beside the handlers
+//! document those hand-parsed bodies.
 
 mod accounts;
 mod codes;
@@ -9,28 +14,58 @@ mod sessions;
 use std::sync::Arc;
 
 use actix_web::web;
+use coglex_common::web::Routes;
 use coglex_common::ApiError;
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
+use crate::sessions::Tokens;
 use crate::AuthState;
 
 type State = web::Data<Arc<AuthState>>;
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/signup").post(accounts::sign_up))
-        .service(web::resource("/signin").post(accounts::sign_in))
-        .service(web::resource("/refresh").post(sessions::refresh_session))
-        .service(web::resource("/signout").post(sessions::sign_out))
-        .service(web::resource("/oauth").post(oauth::start_oauth))
-        .service(web::resource("/ocall").post(oauth::finish_oauth))
-        .service(web::resource("/passgen").post(codes::send_code))
-        .service(web::resource("/passver").post(codes::verify_code))
+pub(crate) fn configure(routes: &mut Routes) {
+    routes
+        .add(accounts::__path_sign_up, accounts::sign_up)
+        .add(accounts::__path_sign_in, accounts::sign_in)
+        .add(sessions::__path_refresh_session, sessions::refresh_session)
+        .add(sessions::__path_sign_out, sessions::sign_out)
+        .add(oauth::__path_start_oauth, oauth::start_oauth)
+        .add(oauth::__path_finish_oauth, oauth::finish_oauth)
+        .add(codes::__path_send_code, codes::send_code)
+        .add(codes::__path_verify_code, codes::verify_code)
         // Last: it matches any single segment.
-        .service(
-            web::resource("/{user_key}")
-                .get(profile::get_profile)
-                .patch(profile::update_profile),
-        );
+        .add(profile::__path_get_profile, profile::get_profile)
+        .add(profile::__path_update_profile, profile::update_profile);
+}
+
+/// A user as clients see it (`users::public_view`): `_id`, `_key` and the user's own fields,
+/// never the password hash or other server-side (`_`-prefixed) state.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the rendered user document.
+pub(crate) struct UserProfile {
+    /// The user's id (24 hex characters).
+    #[schema(rename = "_id")]
+    id: String,
+    /// The user's email address, trimmed and lower-cased.
+    #[schema(rename = "_key")]
+    key: String,
+}
+
+/// A new session and the user it belongs to.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignInResponse {
+    #[serde(flatten)]
+    tokens: Tokens,
+    #[schema(value_type = UserProfile)]
+    user: Value,
+}
+
+impl SignInResponse {
+    pub(crate) fn new(tokens: Tokens, user: Value) -> Self {
+        Self { tokens, user }
+    }
 }
 
 /// A required string field of a JSON body.

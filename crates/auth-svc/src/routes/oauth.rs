@@ -1,24 +1,123 @@
 //! `POST /oauth` (start) and `POST /ocall` (finish) of an OAuth sign-in.
 
 use actix_web::{web, HttpResponse};
+use coglex_common::web::ErrorBody;
 use coglex_common::ApiError;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{string_field, State};
 use crate::domain::UserKey;
 use crate::oauth::Provider;
+use crate::sessions::Tokens;
 use crate::users;
 
-/// `{provider, redirect}` → `{authorization_url, state}`.
+/// An OAuth provider this service can sign in with (if configured).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // Documents `Provider::parse`.
+pub(crate) enum OAuthProvider {
+    Google,
+    Facebook,
+}
+
+/// The start of an OAuth sign-in (documents the hand-parsed body of `POST /oauth`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct OAuthStartRequest {
+    provider: OAuthProvider,
+    /// Where the provider sends the browser back; must be one of `OAUTH_REDIRECT_ALLOWLIST`.
+    #[schema(min_length = 1)]
+    redirect: String,
+}
+
+/// Where to send the browser, and the `state` to expect back.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthStartResponse {
+    /// The provider's authorization URL, with client id, redirect, scope, `state` and (Google)
+    /// a PKCE challenge.
+    authorization_url: String,
+    /// A signed, single-use value bound to the provider and redirect, valid for ten minutes.
+    state: String,
+}
+
+/// Start an OAuth sign-in
+///
+/// Starts the authorization code flow with Google (with PKCE) or Facebook: answers the URL to
+/// send the browser to and the `state` the provider will hand back with the code. Refused when
+/// the provider is not configured on this deployment or the redirect is not allowed.
+#[utoipa::path(
+    post,
+    path = "/oauth",
+    request_body(content = OAuthStartRequest, description = "The provider and the redirect URI"),
+    responses(
+        (status = 200, description = "The authorization URL and state", body = OAuthStartResponse),
+        (status = 400, description = "Unknown or unconfigured `provider`, a `redirect` that is missing or not allowed, or a body that is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+)]
 pub async fn start_oauth(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
     let redirect = string_field(&body, "redirect")?;
     let (authorization_url, oauth_state) = state.oauth.authorize(provider, redirect).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "authorization_url": authorization_url, "state": oauth_state })))
+    Ok(HttpResponse::Ok().json(OAuthStartResponse {
+        authorization_url,
+        state: oauth_state,
+    }))
 }
 
-/// `{provider, redirect, state, code}` → `{name, email, identifier, provider}` and a session.
+/// The end of an OAuth sign-in (documents the hand-parsed body of `POST /ocall`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct OAuthFinishRequest {
+    provider: OAuthProvider,
+    /// The same redirect URI as at the start.
+    #[schema(min_length = 1)]
+    redirect: String,
+    /// The `state` from `POST /oauth`, as the provider handed it back.
+    #[schema(min_length = 1)]
+    state: String,
+    /// The authorization code the provider handed back.
+    #[schema(min_length = 1)]
+    code: String,
+}
+
+/// Who signed in through the provider, and their new session.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthSignIn {
+    /// The name the provider gave (empty if none).
+    name: String,
+    /// The user's `_key`: the provider's verified email address, lower-cased.
+    email: String,
+    /// The user's id at the provider.
+    identifier: String,
+    /// `google` or `facebook`.
+    provider: &'static str,
+    #[serde(flatten)]
+    tokens: Tokens,
+}
+
+/// Finish an OAuth sign-in
+///
+/// Checks `state`, exchanges the code with the provider, reads the user's verified email
+/// address and signs that user in, creating them on first use and linking the provider
+/// identity. A `state` works once and for ten minutes.
+#[utoipa::path(
+    post,
+    path = "/ocall",
+    request_body(content = OAuthFinishRequest, description = "What the provider handed back"),
+    responses(
+        (status = 200, description = "Signed in: the provider's profile and the session's tokens", body = OAuthSignIn),
+        (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used or issued for another provider or redirect, a code the provider refused, or no verified email address", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 502, description = "The provider could not be reached or answered something unexpected", body = ErrorBody),
+    ),
+)]
 pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
     let redirect = string_field(&body, "redirect")?;
@@ -39,18 +138,11 @@ pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpRe
         .sessions
         .start(&users::user_id(&user)?, key.as_str())
         .await?;
-    let mut body = json!({
-        "name": profile.name,
-        "email": key.as_str(),
-        "identifier": profile.identifier,
-        "provider": profile.provider,
-    });
-    merge(&mut body, tokens.fields());
-    Ok(HttpResponse::Ok().json(body))
-}
-
-pub(super) fn merge(into: &mut Value, from: Value) {
-    if let (Some(into), Value::Object(from)) = (into.as_object_mut(), from) {
-        into.extend(from);
-    }
+    Ok(HttpResponse::Ok().json(OAuthSignIn {
+        name: profile.name,
+        email: key.as_str().to_owned(),
+        identifier: profile.identifier,
+        provider: profile.provider,
+        tokens,
+    }))
 }

@@ -2,11 +2,12 @@
 //! anyone else's is 404, exactly like a key that does not exist.
 
 use actix_web::{web, HttpResponse};
-use coglex_common::web::AuthUser;
+use coglex_common::web::{AuthUser, ErrorBody};
 use coglex_common::ApiError;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::State;
+use super::{State, UserProfile};
 use crate::domain::{check_profile_update, UserKey};
 use crate::users::public_view;
 
@@ -17,6 +18,21 @@ fn own_key(path: &str, user: &AuthUser) -> Result<UserKey, ApiError> {
     }
 }
 
+/// Read your profile
+///
+/// Answers the signed-in user's own profile. Any other key, existing or not, is 404: a user
+/// can neither read nor detect anyone else's account.
+#[utoipa::path(
+    get,
+    path = "/{user_key}",
+    security(("bearer" = [])),
+    params(("user_key" = String, Path, format = Email, description = "The signed-in user's email address (`_key`)")),
+    responses(
+        (status = 200, description = "The user", body = UserProfile),
+        (status = 401, description = "No Bearer session token (`unauthorized`), a token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
+        (status = 404, description = "Not the signed-in user's key, or no such user", body = ErrorBody),
+    ),
+)]
 pub async fn get_profile(
     state: State,
     user: AuthUser,
@@ -31,7 +47,37 @@ pub async fn get_profile(
     Ok(HttpResponse::Ok().json(public_view(found)))
 }
 
-/// `{document: {"$set": {...}, ...}}` → the updated user.
+/// A profile change (documents the hand-parsed body of `PATCH /{user_key}`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ProfileUpdateRequest {
+    /// Update operators, such as `{"$set": {"name": "Ada"}, "$inc": {"logins": 1}}`: only
+    /// operators from the allow-list (`$set`, `$unset`, `$inc`, `$push`, ...), never a
+    /// replacement document, never `_`-prefixed or protected (`AUTH_PROTECTED_FIELDS`) fields.
+    #[schema(value_type = Object)]
+    document: Value,
+}
+
+/// Update your profile
+///
+/// Applies update operators to the signed-in user's own profile fields and answers the
+/// updated user. The key, password and other server-side fields cannot be changed this way,
+/// nor the protected authorization fields. Any other key is 404.
+#[utoipa::path(
+    patch,
+    path = "/{user_key}",
+    security(("bearer" = [])),
+    params(("user_key" = String, Path, format = Email, description = "The signed-in user's email address (`_key`)")),
+    request_body(content = ProfileUpdateRequest, description = "The update to apply"),
+    responses(
+        (status = 200, description = "The updated user", body = UserProfile),
+        (status = 400, description = "`document` is missing, not an update, uses a refused operator or field, or the database refused it (for example `$inc` on text); or the body is not JSON (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "No Bearer session token (`unauthorized`), a token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
+        (status = 404, description = "Not the signed-in user's key, or no such user", body = ErrorBody),
+        (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+    ),
+)]
 pub async fn update_profile(
     state: State,
     user: AuthUser,

@@ -6,6 +6,7 @@ mod helpers;
 mod injection;
 mod legacy_bcrypt;
 mod oauth;
+mod openapi;
 mod otp;
 mod profile;
 mod sessions;

@@ -219,3 +219,42 @@ async fn a_signed_out_session_stops_working_on_another_replica_within_its_cache_
         401
     );
 }
+
+#[tokio::test]
+async fn a_null_sign_out_body_ends_only_this_session() {
+    let app = spawn().await;
+    let phone = new_session(&app, "ada@example.com").await;
+    let laptop = another_session(&app, "ada@example.com").await;
+    let response = sign_out(&app, token(&phone), Some(serde_json::Value::Null)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["signed_out"], 1);
+    assert_eq!(
+        get_profile(&app, "ada@example.com", token(&laptop))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_sign_out_body_is_413_in_the_error_shape() {
+    let app = spawn_with(&[("MAX_JSON_BYTES", "1024")]).await;
+    let session = new_session(&app, "ada@example.com").await;
+    let response = app
+        .post(&format!("{BASE}/signout"))
+        .bearer_auth(token(&session))
+        .header("Content-Type", "application/json")
+        .body(format!(
+            "{{\"all\": true, \"pad\": \"{}\"}}",
+            "x".repeat(4096)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(error_code(response).await, "payload_too_large");
+}

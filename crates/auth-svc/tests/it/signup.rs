@@ -163,6 +163,22 @@ async fn the_role_cannot_be_set_at_sign_up() {
 }
 
 #[tokio::test]
+async fn an_admin_key_may_create_a_user_with_a_role() {
+    let app = spawn().await;
+    let response = app
+        .http
+        .post(app.url(&format!("{BASE}/signup")))
+        .header("X-API-Key", test_support::ADMIN_API_KEY)
+        .json(&json!({"_key": "ada@example.com", "_password": PASSWORD, "document": {"role": "editor"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let stored = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(stored.get_str("role").unwrap(), "editor");
+}
+
+#[tokio::test]
 async fn configured_protected_fields_cannot_be_set_at_sign_up() {
     let app = spawn_with(&[("AUTH_PROTECTED_FIELDS", "role,plan")]).await;
     let response = sign_up(&app, "ada@example.com", json!({ "plan": "enterprise" })).await;

@@ -9,12 +9,14 @@ mod auth;
 mod context;
 mod extract;
 mod health;
+mod routes;
 mod server;
 
 pub use crate::process::launch;
 pub use api_key::Caller;
 pub use auth::{AuthUser, MaybeAuthUser};
 pub use context::current_request_id;
+pub use routes::{ErrorBody, Routes, API_KEY_SCHEME, BEARER_SCHEME};
 pub use server::{Application, Core, ServiceDef};
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use mongodb::bson::Document;
 use mongodb::{Collection, Database};
 
+use super::routes::Routes;
 use super::{api_key, context, extract, health};
 use crate::config::CoreSettings;
 use crate::mongo;
@@ -60,27 +61,35 @@ pub struct ServiceDef<S> {
     pub name: &'static str,
     /// The service's own state, registered as `web::Data<S>`.
     pub state: S,
-    /// Routes that need `X-API-Key`: everything, unless there is a reason.
-    pub routes: fn(&mut web::ServiceConfig),
-    /// Routes reachable without `X-API-Key` (e.g. Stripe's webhook, which proves itself with a
-    /// signature instead).
-    pub public_routes: fn(&mut web::ServiceConfig),
+    /// Registers the service's routes, each with its OpenAPI description.
+    pub routes: fn(&mut Routes),
 }
 
 impl<S> ServiceDef<S> {
-    pub fn new(name: &'static str, state: S, routes: fn(&mut web::ServiceConfig)) -> Self {
+    pub fn new(name: &'static str, state: S, routes: fn(&mut Routes)) -> Self {
         Self {
             name,
             state,
             routes,
-            public_routes: |_| {},
         }
     }
 
-    pub fn with_public_routes(mut self, public_routes: fn(&mut web::ServiceConfig)) -> Self {
-        self.public_routes = public_routes;
-        self
+    /// Every route of the service (probes included) with its description.
+    pub fn all_routes(&self) -> Routes {
+        let mut routes = Routes::default();
+        health::routes(&mut routes);
+        (self.routes)(&mut routes);
+        routes
     }
+}
+
+/// The service's OpenAPI document, served at `/openapi.json` for the gateway to merge.
+struct OpenApiDocument(Vec<u8>);
+
+async fn openapi_document(doc: web::Data<OpenApiDocument>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
 }
 
 /// A bound, not yet running, service.
@@ -111,29 +120,34 @@ impl Application {
         let port = listener.local_addr()?.port();
         let settings = Arc::clone(&core.settings);
         let core = web::Data::new(core);
+        let routes = Arc::new(def.all_routes());
         let state = web::Data::new(def.state);
         let name = web::Data::new(ServiceName(def.name));
         let prefix = format!("/service/{}/v1", def.name);
-        let (routes, public_routes) = (def.routes, def.public_routes);
+        let document = web::Data::new(OpenApiDocument(
+            serde_json::to_vec(&routes.openapi(def.name, &prefix)).expect("documents serialise"),
+        ));
         let max_json_bytes = settings.server.max_json_bytes;
 
         let mut server = HttpServer::new(move || {
+            let (public, protected) = (Arc::clone(&routes), Arc::clone(&routes));
             App::new()
                 .app_data(core.clone())
                 .app_data(state.clone())
                 .app_data(name.clone())
+                .app_data(document.clone())
                 .configure(|cfg| extract::configure(cfg, max_json_bytes))
-                // Probes are unauthenticated so orchestrators can call them; through the
-                // gateway they need the API key like every other route.
-                .configure(health::routes)
+                // Probes and the document are unauthenticated so orchestrators and the gateway
+                // can read them; the gateway does not route these root paths.
+                .configure(health::probes)
+                .route("/openapi.json", web::get().to(openapi_document))
                 .service(
                     web::scope(&prefix)
-                        .configure(health::routes)
-                        .configure(public_routes)
+                        .configure(move |cfg| public.mount(cfg, true))
                         .service(
                             web::scope("")
                                 .wrap(from_fn(api_key::require_api_key))
-                                .configure(routes),
+                                .configure(move |cfg| protected.mount(cfg, false)),
                         ),
                 )
                 // Outermost, so the request id and span cover every layer and every error.

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use coglex_common::config::{ConfigSource, CoreSettings};
-use coglex_common::web::{Application, AuthUser, Caller, Core, ServiceDef};
+use coglex_common::web::{Application, AuthUser, Caller, Core, Routes, ServiceDef};
 use coglex_common::ApiError;
 use mongodb::bson::doc;
 use serde::Deserialize;
@@ -21,18 +21,23 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     )?)
 }
 
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/whoami", web::get().to(whoami))
-        .route("/caller", web::get().to(caller))
-        .service(web::resource("/echo").post(echo))
-        .route("/count", web::get().to(count));
+fn routes(routes: &mut Routes) {
+    routes
+        .add(__path_whoami, whoami)
+        .add(__path_caller, caller)
+        .add(__path_echo, echo)
+        .add(__path_count, count);
 }
 
+/// Who the session token belongs to
+#[utoipa::path(get, path = "/whoami", security(("bearer" = [])), responses((status = 200, description = "The user")))]
 async fn whoami(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok()
         .json(serde_json::json!({ "user_id": user.user_id, "user_key": user.user_key }))
 }
 
+/// Whether the key is an admin key
+#[utoipa::path(get, path = "/caller", responses((status = 200, description = "The caller")))]
 async fn caller(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "admin": caller.admin }))
 }
@@ -42,10 +47,14 @@ struct Echo {
     value: i64,
 }
 
+/// Echoes `value`
+#[utoipa::path(post, path = "/echo", responses((status = 200, description = "The value")))]
 async fn echo(body: web::Json<Echo>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "value": body.value }))
 }
 
+/// Counts `things`
+#[utoipa::path(get, path = "/count", responses((status = 200, description = "The count")))]
 async fn count(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     let n = core
         .db

@@ -7,3 +7,4 @@ mod auth_user;
 mod database_outage;
 mod errors;
 mod health;
+mod openapi;

@@ -9,10 +9,11 @@
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use coglex_common::web::{current_request_id, MaybeAuthUser};
+use coglex_common::web::{current_request_id, ErrorBody, MaybeAuthUser};
 use coglex_common::{ApiError, ErrorCode};
 
 use super::json_body::read_json;
+use super::schemas::{ConverseRequest, GenerateContentResponse};
 use crate::domain::{GeminiKey, GenerateRequest, ModelName};
 use crate::relay::{relay, UsageOnEnd};
 use crate::state::State;
@@ -46,7 +47,32 @@ async fn prepare(
     })
 }
 
-/// Gemini's `GenerateContentResponse`, unchanged.
+/// Generate a reply
+///
+/// Sends the conversation to Gemini's `generateContent` and answers Gemini's
+/// `GenerateContentResponse` unchanged. The body is checked before Gemini is called (roles,
+/// parts, file references to the Gemini Files API only, model name). With a Bearer session
+/// token the call counts against the user's daily token quota (`GENERATION_DAILY_TOKEN_QUOTA`)
+/// and its usage is recorded; without one it is anonymous. Gemini's own refusals come back
+/// with its status (400, 403, 404, 429) and message, any API key removed.
+#[utoipa::path(
+    post,
+    path = "/converse",
+    security(("bearer" = []), ()),
+    request_body(content = ConverseRequest, description = "The conversation, as Gemini's `GenerateContentRequest`"),
+    responses(
+        (status = 200, description = "Gemini's answer, unchanged", body = GenerateContentResponse),
+        (status = 400, description = "The body breaks a rule (unknown field, bad content, model not allowed, no Gemini key), is not JSON (`invalid_json`), or Gemini refused the request", body = ErrorBody),
+        (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
+        (status = 403, description = "Gemini refused the API key", body = ErrorBody),
+        (status = 404, description = "Gemini does not know the model or a referenced file", body = ErrorBody),
+        (status = 413, description = "The body is larger than `GENERATION_MAX_REQUEST_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 429, description = "The user's daily token quota is used up, or Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 502, description = "Gemini failed or could not be reached", body = ErrorBody),
+        (status = 504, description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn generate_content(
     req: HttpRequest,
     payload: web::Payload,
@@ -70,7 +96,32 @@ pub(crate) async fn generate_content(
         .body(answer))
 }
 
-/// Gemini's server-sent events, each forwarded as it arrives.
+/// Stream a reply
+///
+/// The same request as `POST /converse`, sent to Gemini's `streamGenerateContent`: the answer
+/// is Gemini's server-sent events (`data: <GenerateContentResponse JSON>`), each forwarded as
+/// it arrives. Refusals before the stream starts are ordinary JSON errors; a failure after it
+/// started (Gemini silent for `GENERATION_STREAM_IDLE_TIMEOUT_MS`, the connection lost) ends
+/// the stream with one `event: error` whose data is the API's error body. For a signed-in
+/// caller the stream's usage is recorded when it ends.
+#[utoipa::path(
+    post,
+    path = "/converse/stream",
+    security(("bearer" = []), ()),
+    request_body(content = ConverseRequest, description = "The conversation, as Gemini's `GenerateContentRequest`"),
+    responses(
+        (status = 200, description = "Server-sent events: one `data:` line per `GenerateContentResponse` chunk, and possibly a final `event: error`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "The body breaks a rule (unknown field, bad content, model not allowed, no Gemini key), is not JSON (`invalid_json`), or Gemini refused the request", body = ErrorBody),
+        (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
+        (status = 403, description = "Gemini refused the API key", body = ErrorBody),
+        (status = 404, description = "Gemini does not know the model or a referenced file", body = ErrorBody),
+        (status = 413, description = "The body is larger than `GENERATION_MAX_REQUEST_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 429, description = "The user's daily token quota is used up, or Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 502, description = "Gemini failed or could not be reached", body = ErrorBody),
+        (status = 504, description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn stream_content(
     req: HttpRequest,
     payload: web::Payload,

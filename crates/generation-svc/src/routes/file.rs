@@ -11,10 +11,13 @@ use actix_multipart::{Field, Multipart};
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::BytesMut;
+use coglex_common::web::ErrorBody;
 use coglex_common::{ApiError, ErrorCode};
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use utoipa::ToSchema;
 
 use crate::domain::{detect_file_type, DisplayName, GeminiKey, SNIFF_BYTES};
 use crate::state::State;
@@ -32,6 +35,87 @@ struct Spooled {
     file_name: Option<String>,
 }
 
+/// The multipart form of `POST /file` (documents the fields the handler reads as they arrive).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UploadForm {
+    /// The file, up to `GENERATION_FILE_MAX_BYTES`. Its type is read from its first bytes
+    /// (images, audio, video, PDF and text types Gemini accepts); its file name, if any,
+    /// becomes the display name.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// A Gemini API key to upload with (1 to 256 visible ASCII characters); absent: the
+    /// server's `GENERATION_KEY`.
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 256,
+        pattern = "^\\s*[!-~]+\\s*$"
+    )]
+    key: String,
+}
+
+/// The uploaded file, as the original API answered it: ready to use as a `fileData` part.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FileUploaded {
+    #[serde(rename = "fileData")]
+    #[schema(value_type = UploadedFile)]
+    file_data: Value,
+}
+
+/// Gemini's `File`, with its `uri` repeated as `fileUri` (only the main fields are described
+/// here; Gemini may add others).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UploadedFile {
+    /// `files/<id>`.
+    #[schema(required = false)]
+    name: String,
+    #[schema(required = false, rename = "displayName")]
+    display_name: String,
+    /// The type the file was uploaded as.
+    #[schema(required = false, rename = "mimeType")]
+    mime_type: String,
+    /// The size in bytes, as a decimal string.
+    #[schema(required = false, rename = "sizeBytes")]
+    size_bytes: String,
+    /// Where Gemini serves the file.
+    #[schema(required = false)]
+    uri: String,
+    /// The same as `uri`, for a `fileData` part.
+    #[schema(required = false, rename = "fileUri")]
+    file_uri: String,
+    /// `ACTIVE`, or `PROCESSING` (videos) until Gemini can use it.
+    #[schema(required = false)]
+    state: String,
+    /// RFC 3339; Gemini deletes the file then (48 hours).
+    #[schema(required = false, rename = "expirationTime")]
+    expiration_time: String,
+}
+
+/// Upload a file
+///
+/// Uploads a file to the Gemini Files API (for a `fileData` part of `POST /converse`) and
+/// answers Gemini's `File` as `{"fileData": {..., "fileUri"}}`. The file is never held whole
+/// in memory: it is spooled to disk as it arrives, checked against
+/// `GENERATION_FILE_MAX_BYTES`, typed from its first bytes, then sent to Gemini in pieces.
+#[utoipa::path(
+    post,
+    path = "/file",
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "`file`, and optionally `key`, in either order"),
+    responses(
+        (status = 200, description = "The uploaded file", body = FileUploaded),
+        (status = 400, description = "`file` missing, empty or sent twice, an unknown form field, a malformed or cut-short multipart body, a `key` that is not valid or no Gemini key at all, or Gemini refused the upload", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 403, description = "Gemini refused the API key", body = ErrorBody),
+        (status = 404, description = "Gemini lost the upload session", body = ErrorBody),
+        (status = 413, description = "The file is larger than `GENERATION_FILE_MAX_BYTES`", body = ErrorBody),
+        (status = 415, description = "The body is not `multipart/form-data`, or the file's type is not one Gemini accepts", body = ErrorBody),
+        (status = 429, description = "Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 502, description = "Gemini failed or could not be reached", body = ErrorBody),
+        (status = 504, description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn upload_file(
     req: HttpRequest,
     payload: web::Payload,
@@ -126,11 +210,11 @@ async fn send_to_gemini(
 
 /// The original's answer: Gemini's File with its `uri` repeated as `fileUri`, ready for a
 /// `fileData` part.
-fn file_data(mut file: Value) -> Value {
+fn file_data(mut file: Value) -> FileUploaded {
     if let Some(uri) = file.get("uri").cloned() {
         file["fileUri"] = uri;
     }
-    serde_json::json!({ "fileData": file })
+    FileUploaded { file_data: file }
 }
 
 async fn read_key(field: &mut Field) -> Result<GeminiKey, ApiError> {

@@ -4,6 +4,7 @@ mod helpers;
 
 mod converse;
 mod file_upload;
+mod openapi;
 mod refusals;
 mod streaming;
 mod tokens;

@@ -5,6 +5,7 @@ mod helpers;
 mod api_key;
 mod checkout;
 mod idempotency;
+mod openapi;
 mod status;
 mod stripe_errors;
 mod validation;

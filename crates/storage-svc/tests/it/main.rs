@@ -6,6 +6,7 @@ mod find;
 mod helpers;
 mod indexes;
 mod insert;
+mod openapi;
 mod policies;
 mod safety;
 mod update;

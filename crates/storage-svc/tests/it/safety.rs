@@ -243,3 +243,60 @@ async fn errors_have_the_common_shape() {
     );
     assert!(body["request_id"].is_string());
 }
+
+#[tokio::test]
+async fn nul_characters_in_nested_field_names_are_400_not_500() {
+    // BSON cannot encode them; the driver used to fail building the command (500).
+    let storage = spawn_storage().await;
+    let ids = storage
+        .ada()
+        .insert_ok("notes", json!([{"a": 1, "tags": [1]}]))
+        .await;
+    for (param, value) in [
+        ("query", json!({"a": {"b\u{0}": 1}})),
+        ("query", json!({"a": {"$in": [{"b\u{0}": 1}]}})),
+        (
+            "query",
+            json!({"$expr": {"$eq": ["$a", {"$literal": {"b\u{0}": 1}}]}}),
+        ),
+        (
+            "keys",
+            json!({"tags": {"$elemMatch": {"b": {"c\u{0}": 1}}}}),
+        ),
+    ] {
+        let response = storage
+            .ada()
+            .find("notes", &[(param, &value.to_string())])
+            .await;
+        assert_eq!(
+            error(response).await,
+            (400, "bad_request".into()),
+            "{value}"
+        );
+    }
+    for pipeline in [
+        json!([{"$project": {"x": {"$literal": {"b\u{0}": 1}}}}]),
+        json!([{"$replaceWith": {"x\u{0}": 1}}]),
+    ] {
+        let response = storage.ada().aggregate("notes", pipeline.clone()).await;
+        assert_eq!(
+            error(response).await,
+            (400, "bad_request".into()),
+            "{pipeline}"
+        );
+    }
+    let response = storage
+        .ada()
+        .update_one(
+            "notes",
+            &ids[0],
+            json!({"document": {"$pull": {"tags": {"b\u{0}": 1}}}}),
+        )
+        .await;
+    assert_eq!(error(response).await, (400, "bad_request".into()));
+    let response = storage
+        .ada()
+        .delete_many("notes", json!({"query": {"a": {"b\u{0}": 1}}}))
+        .await;
+    assert_eq!(error(response).await, (400, "bad_request".into()));
+}

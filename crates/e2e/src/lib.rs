@@ -1,0 +1,149 @@
+//! The whole Coglex stack in one process, for end-to-end tests: SecantusDB, the five services
+//! built by their own `build` functions on real ports, the gateway in front of them, and
+//! stand-ins for the third parties (Stripe, Gemini, Google OAuth, an SMTP server).
+//!
+//! Every service shares one database, as in the local stack, so a session made by auth-svc
+//! is honoured by the others.
+
+use std::future::Future;
+
+use coglex_common::config::ConfigSource;
+use coglex_common::web::Application;
+use gateway::Gateway;
+use test_support::fake_gemini::{FakeGemini, FAKE_GEMINI_KEY};
+use test_support::fake_oauth::{FakeOAuth, Flavor, ProviderUser};
+use test_support::fake_stripe::{FakeStripe, FAKE_STRIPE_KEY};
+use test_support::smtp::SmtpServer;
+use test_support::{spawn_app_with, TestApp, TestDb};
+
+pub use test_support::{ADMIN_API_KEY, API_KEY};
+
+/// The OAuth redirect and checkout hosts the stack allows (those of the original README).
+pub const OAUTH_REDIRECT: &str = "http://localhost:3000/callback";
+/// The Stripe webhook signing secret of the stack (test value).
+pub const WEBHOOK_SECRET: &str = "whsec_coglex_e2e_test_secret";
+
+/// A running stack. Dropping it stops the gateway; the services stop with the test runtime.
+pub struct Stack {
+    /// `http://127.0.0.1:<port>` of the gateway: the only address clients use.
+    pub gateway: String,
+    pub stripe: FakeStripe,
+    pub gemini: FakeGemini,
+    pub oauth: FakeOAuth,
+    pub smtp: SmtpServer,
+    /// The database every service uses.
+    pub db: TestDb,
+    pub services: Vec<(&'static str, TestApp)>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let db = TestDb::new();
+        let stripe = FakeStripe::start().await;
+        let gemini = FakeGemini::start().await;
+        let oauth = FakeOAuth::start(
+            Flavor::Google,
+            ProviderUser::new("google_user_id_123", "John Doe", "john@example.com"),
+        )
+        .await;
+        let smtp = SmtpServer::start().await;
+
+        let shared = [
+            ("MONGODB_DATABASE", db.name.clone()),
+            ("RATE_LIMIT_RPS", "0".into()),
+        ];
+        let mut auth = smtp.settings();
+        auth.extend(oauth.settings());
+        auth.push(("OAUTH_REDIRECT_ALLOWLIST".into(), OAUTH_REDIRECT.into()));
+        let payment = vec![
+            ("STRIPE_SECRET_KEY".into(), FAKE_STRIPE_KEY.into()),
+            ("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()),
+            ("STRIPE_API_BASE".into(), stripe.url.clone()),
+        ];
+        let generation = vec![
+            ("GENERATION_API_BASE".into(), gemini.url.clone()),
+            ("GENERATION_KEY".into(), FAKE_GEMINI_KEY.into()),
+        ];
+
+        let services = vec![
+            ("AUTH", spawn(auth_svc::build, &shared, auth).await),
+            ("STORAGE", spawn(storage_svc::build, &shared, vec![]).await),
+            ("ARCHIVE", spawn(archive_svc::build, &shared, vec![]).await),
+            ("PAYMENT", spawn(payment_svc::build, &shared, payment).await),
+            (
+                "GENERATION",
+                spawn(generation_svc::build, &shared, generation).await,
+            ),
+        ];
+
+        let mut pairs: Vec<(String, String)> = services
+            .iter()
+            .map(|(name, app)| (format!("{name}_SVC_URL"), app.address.clone()))
+            .collect();
+        pairs.extend(
+            [
+                ("SERVER_PORT", "0"),
+                ("API_KEYS", API_KEY),
+                ("ADMIN_API_KEYS", ADMIN_API_KEY),
+                ("RATE_LIMIT_RPS", "0"),
+                ("SHUTDOWN_TIMEOUT_SECS", "1"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let gateway = Gateway::build(ConfigSource::from_pairs(pairs))
+            .await
+            .expect("the gateway builds");
+        let address = format!("http://{}", gateway.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(gateway.run_until(async move {
+            let _ = stopped.await;
+        }));
+
+        Self {
+            gateway: address,
+            stripe,
+            gemini,
+            oauth,
+            smtp,
+            db,
+            services: services
+                .into_iter()
+                .map(|(name, app)| (service_name(name), app))
+                .collect(),
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn spawn<F, Fut>(build: F, shared: &[(&str, String)], own: Vec<(String, String)>) -> TestApp
+where
+    F: FnOnce(ConfigSource) -> Fut,
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    let mut settings: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    settings.extend(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    spawn_app_with(build, &settings).await
+}
+
+fn service_name(variable_prefix: &str) -> &'static str {
+    match variable_prefix {
+        "AUTH" => "auth",
+        "STORAGE" => "storage",
+        "ARCHIVE" => "archive",
+        "PAYMENT" => "payment",
+        _ => "generation",
+    }
+}
