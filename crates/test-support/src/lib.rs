@@ -2,6 +2,7 @@
 //!
 //! - [`mongo`]: a real SecantusDB (`secantusd-rs`) per test binary, or `MONGODB_URI`.
 //! - [`app`]: a service from its real `build` function on a free port, with its own database.
+//! - [`openapi`]: a service's served OpenAPI document and the questions tests ask of it.
 //! - [`session`]: a signed-in user (session document + token) for services' tests.
 //! - [`upstream`]: a small streaming HTTP server to stand behind the gateway.
 
@@ -11,6 +12,7 @@ pub mod fake_oauth;
 pub mod fake_stripe;
 pub mod memory;
 pub mod mongo;
+pub mod openapi;
 pub mod serve;
 pub mod session;
 pub mod smtp;

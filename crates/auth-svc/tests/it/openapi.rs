@@ -1,66 +1,17 @@
 //! The served OpenAPI document: exactly the routes the service answers, each with a summary,
 //! the session requirement where one is needed, and response schemas that match real answers.
 
-use serde_json::{json, Value};
+use serde_json::json;
+use test_support::openapi::{required, sorted_keys, ServedDocument};
 
 use crate::helpers::*;
-
-async fn document(app: &test_support::TestApp) -> Value {
-    let response = app.http.get(app.url("/openapi.json")).send().await.unwrap();
-    assert_eq!(response.status(), 200, "served without a key");
-    json(response).await
-}
-
-fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
-    let op = &doc["paths"][format!("{BASE}{path}")][method];
-    assert!(op.is_object(), "{method} {path} is not documented");
-    op
-}
-
-/// Follows a `$ref` into `components.schemas`.
-fn schema<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema["$ref"].as_str() {
-        Some(reference) => {
-            let name = reference.rsplit('/').next().unwrap();
-            &doc["components"]["schemas"][name]
-        }
-        None => schema,
-    }
-}
-
-fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: &str) -> &'a Value {
-    let op = operation(doc, method, path);
-    schema(
-        doc,
-        &op["responses"][status]["content"]["application/json"]["schema"],
-    )
-}
-
-fn required(schema: &Value) -> Vec<&str> {
-    let mut names: Vec<&str> = schema["required"]
-        .as_array()
-        .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
-        .unwrap_or_default();
-    names.sort_unstable();
-    names
-}
 
 #[tokio::test]
 async fn the_document_lists_every_route_with_a_summary_and_its_security() {
     let app = spawn().await;
-    let doc = document(&app).await;
-    let mut listed = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            listed.push(format!("{} {path}", method.to_uppercase()));
-            let summary = op["summary"].as_str().unwrap_or_default();
-            assert!(!summary.trim().is_empty(), "{method} {path} has no summary");
-            assert!(op["responses"]["default"].is_object(), "{method} {path}");
-        }
-    }
-    listed.sort();
+    let api = ServedDocument::fetch(&app, BASE).await;
     assert_eq!(
-        listed,
+        api.operations(),
         [
             "GET /service/auth/v1/health",
             "GET /service/auth/v1/ready",
@@ -84,7 +35,7 @@ async fn the_document_lists_every_route_with_a_summary_and_its_security() {
         ("patch", "/{user_key}"),
     ] {
         assert_eq!(
-            operation(&doc, method, path)["security"],
+            api.operation(method, path)["security"],
             with_session,
             "{method} {path}"
         );
@@ -92,53 +43,42 @@ async fn the_document_lists_every_route_with_a_summary_and_its_security() {
     for path in [
         "/signup", "/signin", "/refresh", "/oauth", "/ocall", "/passgen", "/passver",
     ] {
-        assert_eq!(
-            operation(&doc, "post", path)["security"],
-            key_only,
-            "{path}"
-        );
+        assert_eq!(api.operation("post", path)["security"], key_only, "{path}");
     }
 }
 
 #[tokio::test]
 async fn documented_response_schemas_have_the_fields_of_real_answers() {
     let app = spawn().await;
-    let doc = document(&app).await;
+    let api = ServedDocument::fetch(&app, BASE).await;
 
     let created = json(sign_up(&app, "ada@example.com", json!({ "name": "Ada" })).await).await;
-    let user = response_schema(&doc, "post", "/signup", "201");
+    let user = api.response_schema("post", "/signup", "201");
     assert_eq!(required(user), ["_id", "_key"]);
     for field in required(user) {
-        assert!(created[field].is_string(), "{field} in {created}");
+        assert!(created[&field].is_string(), "{field} in {created}");
     }
 
     let session = json(sign_in(&app, "ada@example.com", PASSWORD).await).await;
-    let tokens = &doc["components"]["schemas"]["SessionTokens"];
+    let tokens = &api.doc["components"]["schemas"]["SessionTokens"];
     assert_eq!(
         required(tokens),
         ["expires_in", "refresh_token", "token", "token_type"]
     );
     for field in required(tokens) {
-        assert!(session.get(field).is_some(), "{field} in {session}");
+        assert!(session.get(&field).is_some(), "{field} in {session}");
     }
     assert!(session["expires_in"].is_u64());
     assert!(session["user"]["_id"].is_string());
 
     let renewed = json(refresh(&app, session["refresh_token"].as_str().unwrap()).await).await;
-    let refresh_schema = response_schema(&doc, "post", "/refresh", "200");
+    let refresh_schema = api.response_schema("post", "/refresh", "200");
     assert_eq!(required(refresh_schema), required(tokens));
-    let mut renewed_fields: Vec<&str> = renewed
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    renewed_fields.sort_unstable();
-    assert_eq!(renewed_fields, required(tokens));
+    assert_eq!(sorted_keys(&renewed), required(tokens));
 
     let signed_out = json(sign_out(&app, token(&renewed), None).await).await;
     assert_eq!(
-        required(response_schema(&doc, "post", "/signout", "200")),
+        required(api.response_schema("post", "/signout", "200")),
         ["signed_out"]
     );
     assert!(signed_out["signed_out"].is_u64());
@@ -147,11 +87,11 @@ async fn documented_response_schemas_have_the_fields_of_real_answers() {
 #[tokio::test]
 async fn the_session_token_is_documented_as_bearer_and_the_key_as_x_api_key() {
     let app = spawn().await;
-    let doc = document(&app).await;
-    let schemes = &doc["components"]["securitySchemes"];
+    let api = ServedDocument::fetch(&app, BASE).await;
+    let schemes = &api.doc["components"]["securitySchemes"];
     assert_eq!(schemes["api_key"]["name"], "X-API-Key");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
-    let params = operation(&doc, "get", "/{user_key}")["parameters"]
+    let params = api.operation("get", "/{user_key}")["parameters"]
         .as_array()
         .unwrap();
     assert_eq!(params.len(), 1);

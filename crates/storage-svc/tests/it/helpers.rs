@@ -10,7 +10,7 @@ pub use futures_util::TryStreamExt;
 /// `products` shared, `catalog` read-only, everything else private (the default).
 pub const POLICIES: &str = "products=shared,catalog=read-only";
 
-const BASE: &str = "/service/storage/v1";
+pub const BASE: &str = "/service/storage/v1";
 
 /// A running service with two users who never share a `private` collection.
 pub struct Storage {
