@@ -3,7 +3,8 @@
 //! A request flows through [`proxy::Proxy::handle`]: request id → gateway-local routes
 //! (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs`) → CORS preflight → framing checks → route
 //! (`/service/<name>/v1/...`) → `X-API-Key` → rate limit → body limit → forwarded to the
-//! service over a pooled keep-alive connection, bodies streamed both ways. Every failure is
+//! service over a keep-alive connection owned by the client's connection, bodies streamed both
+//! ways. Every failure is
 //! turned into a response in one place, [`respond`].
 
 pub mod config;
@@ -16,5 +17,6 @@ pub mod proxy;
 pub mod respond;
 pub mod routes;
 mod server;
+mod upstream;
 
 pub use server::{launch, Gateway};

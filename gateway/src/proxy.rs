@@ -28,9 +28,7 @@ use crate::limits::RateLimit;
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::respond::{json_response, GatewayError, ProxyBody};
 use crate::routes::{self, ServiceId, STRIPE_WEBHOOK_PATH};
-
-/// What the gateway sends to a service: the client's body, capped, or nothing (probes).
-type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
+use crate::upstream::{ConnUpstreams, UpstreamBody, UpstreamError};
 
 /// How long `/ready` waits for each service's `/health`.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -39,6 +37,8 @@ struct Upstream {
     service: ServiceId,
     scheme: Scheme,
     authority: Authority,
+    /// `Host` for requests to the service: its authority.
+    host: HeaderValue,
     body_limit: u64,
     rate: RateLimit,
 }
@@ -63,6 +63,7 @@ pub struct Proxy {
     cors: Cors,
     trusted: TrustedProxies,
     response_timeout: Duration,
+    connect_timeout: Duration,
     ids: RequestIds,
     metrics: Metrics,
     document: CachedDocument,
@@ -79,10 +80,13 @@ impl Proxy {
                     .upstream_url(service)
                     .parse()
                     .expect("validated above");
+                let authority = uri.authority().cloned().expect("validated above");
                 Upstream {
                     service,
                     scheme: uri.scheme().cloned().unwrap_or(Scheme::HTTP),
-                    authority: uri.authority().cloned().expect("validated above"),
+                    host: HeaderValue::from_str(authority.as_str())
+                        .expect("an authority is a valid header value"),
+                    authority,
                     body_limit: settings.body_limit(service),
                     rate: RateLimit::new(
                         settings.rate_limit_rps(service),
@@ -113,6 +117,7 @@ impl Proxy {
             ),
             trusted: TrustedProxies::parse(&settings.trusted_proxies).map_err(ConfigError)?,
             response_timeout: Duration::from_millis(settings.upstream_response_timeout_ms),
+            connect_timeout: Duration::from_millis(settings.upstream_connect_timeout_ms),
             ids: RequestIds::default(),
             metrics: Metrics::default(),
             document: CachedDocument::default(),
@@ -120,15 +125,19 @@ impl Proxy {
     }
 
     /// Answers one request: always a response, never an error or a panic.
+    /// `upstreams` are the service connections of the client connection `request` came on.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
         peer: SocketAddr,
+        upstreams: &ConnUpstreams,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
         let request_id = self.ids.accept_or_new(request.headers().get(X_REQUEST_ID));
         let origin = request.headers().get(header::ORIGIN).cloned();
-        let (service, result) = self.dispatch(request, peer.ip(), &request_id).await;
+        let (service, result) = self
+            .dispatch(request, peer.ip(), &request_id, upstreams)
+            .await;
         let mut response = result.unwrap_or_else(|error| {
             tracing::debug!(?error, "answered by the gateway");
             error.to_response(request_id.to_str().unwrap_or("-"))
@@ -145,6 +154,7 @@ impl Proxy {
         request: Request<Incoming>,
         peer: IpAddr,
         request_id: &HeaderValue,
+        upstreams: &ConnUpstreams,
     ) -> (Option<ServiceId>, Result<Response<ProxyBody>, GatewayError>) {
         match request.uri().path() {
             "/health" => {
@@ -183,8 +193,14 @@ impl Proxy {
         };
         (
             Some(service),
-            self.forward(&self.upstreams[service.index()], request, peer, request_id)
-                .await,
+            self.forward(
+                &self.upstreams[service.index()],
+                request,
+                peer,
+                request_id,
+                upstreams,
+            )
+            .await,
         )
     }
 
@@ -194,6 +210,7 @@ impl Proxy {
         request: Request<Incoming>,
         peer: IpAddr,
         request_id: &HeaderValue,
+        upstreams: &ConnUpstreams,
     ) -> Result<Response<ProxyBody>, GatewayError> {
         let headers = request.headers();
         let api_key = headers.get(X_API_KEY).map(HeaderValue::as_bytes);
@@ -226,24 +243,30 @@ impl Proxy {
         let (mut parts, body) = request.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         set_forwarded(&mut parts.headers, peer, self.trusted.contains(peer));
-        parts.headers.remove(header::HOST);
+        parts.headers.insert(header::HOST, upstream.host.clone());
         parts.headers.insert(X_REQUEST_ID, request_id.clone());
         // Always the gateway's own view of the client: a client-sent value is overwritten.
         parts.headers.insert(
             X_REAL_IP,
             HeaderValue::from_str(&client_ip.to_string()).expect("an IP is a valid header value"),
         );
-        parts.uri = upstream.uri(parts.uri.path_and_query().cloned());
+        // Origin form: the connection already goes to the service.
+        parts.uri = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .map_or_else(|| Uri::from_static("/"), Uri::from);
         parts.version = Version::HTTP_11;
         let limit = usize::try_from(upstream.body_limit).unwrap_or(usize::MAX);
         let outgoing = Request::from_parts(parts, Either::Left(Limited::new(body, limit)));
 
-        let response = match tokio::time::timeout(
-            self.response_timeout,
-            self.client.request(outgoing),
-        )
-        .await
-        {
+        let exchange = upstreams.send(
+            upstream.service,
+            &upstream.authority,
+            self.connect_timeout,
+            outgoing,
+        );
+        let response = match tokio::time::timeout(self.response_timeout, exchange).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
                 return Err(self.upstream_failure(upstream, upstream.body_limit, &error))
@@ -268,16 +291,15 @@ impl Proxy {
         &self,
         upstream: &Upstream,
         limit: u64,
-        error: &hyper_util::client::legacy::Error,
+        error: &UpstreamError,
     ) -> GatewayError {
+        let (kind, error): (_, &(dyn std::error::Error + 'static)) = match error {
+            UpstreamError::Connect(error) => (UpstreamErrorKind::Connect, error),
+            UpstreamError::Http(error) => (UpstreamErrorKind::Other, error),
+        };
         if caused_by::<LengthLimitError>(error) {
             return GatewayError::PayloadTooLarge(limit);
         }
-        let kind = if error.is_connect() {
-            UpstreamErrorKind::Connect
-        } else {
-            UpstreamErrorKind::Other
-        };
         self.metrics.upstream_error(upstream.service, kind);
         tracing::warn!(service = upstream.service.name(), error = %display_chain(error), "upstream failed");
         match kind {

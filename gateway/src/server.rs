@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::config::GatewaySettings;
 use crate::proxy::Proxy;
+use crate::upstream;
 
 /// The port the gateway listens on unless `SERVER_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -83,14 +84,18 @@ impl Gateway {
             };
             let _ = stream.set_nodelay(true);
             let proxy = Arc::clone(&self.proxy);
+            let (upstreams, driver) = upstream::for_connection();
             let service = service_fn(move |request| {
-                let proxy = Arc::clone(&proxy);
-                async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, peer).await) }
+                let (proxy, upstreams) = (Arc::clone(&proxy), Arc::clone(&upstreams));
+                async move {
+                    Ok::<_, std::convert::Infallible>(proxy.handle(request, peer, &upstreams).await)
+                }
             });
             let connection =
                 graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            // The connection and the service connections it opens share this one task.
             tokio::spawn(async move {
-                if let Err(error) = connection.await {
+                if let Err(error) = driver.run(connection).await {
                     tracing::debug!(%error, "connection ended with an error");
                 }
             });

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod connections;
 mod framing;
 mod limits;
 mod proxying;

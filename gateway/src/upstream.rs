@@ -1,0 +1,153 @@
+//! Connections to the services, owned by the client connection that uses them.
+//!
+//! Requests on an HTTP/1.1 client connection arrive one after another, so each client
+//! connection keeps at most one keep-alive connection per service and drives it inside its own
+//! task ([`Driver::run`]). A proxied request then never leaves that task: no pool lookup, and
+//! none of the cross-task wake-ups a shared pool costs per request and per body chunk.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::uri::Authority;
+use http::{Request, Response};
+use http_body_util::{Either, Empty, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::routes::ServiceId;
+
+/// What the gateway sends to a service: the client's body, capped, or nothing (probes).
+pub type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
+
+type ConnectionTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Why a request did not get a response head from its service.
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// The service could not be reached (refused, unresolvable, or the connect timed out).
+    Connect(std::io::Error),
+    /// The exchange failed after connecting.
+    Http(hyper::Error),
+}
+
+/// The service connections of one client connection.
+pub struct ConnUpstreams {
+    senders: Mutex<[Option<SendRequest<UpstreamBody>>; ServiceId::ALL.len()]>,
+    spawn: mpsc::UnboundedSender<ConnectionTask>,
+}
+
+/// Drives the service connections of one client connection, in the client connection's task.
+pub struct Driver {
+    opened: mpsc::UnboundedReceiver<ConnectionTask>,
+}
+
+/// A fresh set for a new client connection, and the driver to run it with.
+pub fn for_connection() -> (Arc<ConnUpstreams>, Driver) {
+    let (spawn, opened) = mpsc::unbounded_channel();
+    let upstreams = ConnUpstreams {
+        senders: Mutex::new(Default::default()),
+        spawn,
+    };
+    (Arc::new(upstreams), Driver { opened })
+}
+
+impl Driver {
+    /// Runs `serve` (the client connection) to its end while driving the service connections
+    /// it opens; those close with it.
+    pub async fn run<F: Future>(mut self, serve: F) -> F::Output {
+        let mut running = FuturesUnordered::new();
+        tokio::pin!(serve);
+        loop {
+            tokio::select! {
+                biased;
+                output = &mut serve => return output,
+                Some(task) = self.opened.recv() => running.push(task),
+                Some(()) = running.next(), if !running.is_empty() => {}
+            }
+        }
+    }
+}
+
+impl ConnUpstreams {
+    /// Sends `request` (origin-form URI, `Host` set) to `service` at `authority`, on this
+    /// connection's keep-alive connection to it or a new one. A request the service's side
+    /// closed before it was written is sent again, once, on a new connection.
+    pub async fn send(
+        &self,
+        service: ServiceId,
+        authority: &Authority,
+        connect_timeout: Duration,
+        mut request: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        for attempt in 0..2 {
+            let mut sender = match self.take(service) {
+                Some(sender) if !sender.is_closed() => sender,
+                _ => self.connect(authority, connect_timeout).await?,
+            };
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    // Back before the body streams: the client's next request cannot come
+                    // before this response is complete, and `ready` waits for it anyway.
+                    self.put(service, sender);
+                    return Ok(response);
+                }
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if attempt == 0 => request = unsent,
+                    _ => return Err(UpstreamError::Http(error.into_error())),
+                },
+            }
+        }
+        Err(UpstreamError::Connect(std::io::Error::other(
+            "the service closed two connections in a row",
+        )))
+    }
+
+    fn take(&self, service: ServiceId) -> Option<SendRequest<UpstreamBody>> {
+        self.senders.lock().unwrap_or_else(|e| e.into_inner())[service.index()].take()
+    }
+
+    fn put(&self, service: ServiceId, sender: SendRequest<UpstreamBody>) {
+        self.senders.lock().unwrap_or_else(|e| e.into_inner())[service.index()] = Some(sender);
+    }
+
+    async fn connect(
+        &self,
+        authority: &Authority,
+        timeout: Duration,
+    ) -> Result<SendRequest<UpstreamBody>, UpstreamError> {
+        let address = (authority.host(), authority.port_u16().unwrap_or(80));
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => return Err(UpstreamError::Connect(error)),
+            Err(_) => {
+                return Err(UpstreamError::Connect(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out",
+                )))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(UpstreamError::Http)?;
+        let task: ConnectionTask = Box::pin(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "service connection ended with an error");
+            }
+        });
+        // The driver outlives every request of its connection, so the send cannot fail while
+        // this request is alive.
+        let _ = self.spawn.send(task);
+        Ok(sender)
+    }
+}
