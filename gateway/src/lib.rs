@@ -19,4 +19,4 @@ pub mod routes;
 mod server;
 mod upstream;
 
-pub use server::{launch, Gateway};
+pub use server::{launch, Gateway, Running};

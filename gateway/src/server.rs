@@ -59,6 +59,20 @@ impl Gateway {
             .expect("a bound listener has an address")
     }
 
+    /// Serves in the background of the current runtime until the returned handle is dropped
+    /// (tests, embedding).
+    pub fn spawn(self) -> Running {
+        let address = format!("http://{}", self.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(self.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Running {
+            address,
+            _stop: stop,
+        }
+    }
+
     /// Serves until `stop` completes, then drains open connections for the shutdown timeout.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
         let mut builder = http1::Builder::new();
@@ -110,6 +124,13 @@ impl Gateway {
         }
         Ok(())
     }
+}
+
+/// A gateway serving in the background; dropping it stops the gateway gracefully.
+pub struct Running {
+    /// `http://<ip>:<port>`.
+    pub address: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Serve for Gateway {

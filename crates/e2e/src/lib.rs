@@ -9,12 +9,12 @@ use std::future::Future;
 
 use coglex_common::config::ConfigSource;
 use coglex_common::web::Application;
-use gateway::Gateway;
+use gateway::{Gateway, Running};
 use test_support::fake_gemini::{FakeGemini, FAKE_GEMINI_KEY};
 use test_support::fake_oauth::{FakeOAuth, Flavor, ProviderUser};
 use test_support::fake_stripe::{FakeStripe, FAKE_STRIPE_KEY};
 use test_support::smtp::SmtpServer;
-use test_support::{spawn_app_with, TestApp, TestDb};
+use test_support::{gateway_settings, spawn_app_with, TestApp, TestDb};
 
 pub use test_support::{ADMIN_API_KEY, API_KEY};
 
@@ -34,7 +34,7 @@ pub struct Stack {
     /// The database every service uses.
     pub db: TestDb,
     pub services: Vec<(&'static str, TestApp)>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _gateway: Running,
 }
 
 impl Stack {
@@ -77,31 +77,20 @@ impl Stack {
             ),
         ];
 
-        let mut pairs: Vec<(String, String)> = services
-            .iter()
-            .map(|(name, app)| (format!("{name}_SVC_URL"), app.address.clone()))
-            .collect();
+        let mut pairs = gateway_settings();
         pairs.extend(
-            [
-                ("SERVER_PORT", "0"),
-                ("API_KEYS", API_KEY),
-                ("ADMIN_API_KEYS", ADMIN_API_KEY),
-                ("RATE_LIMIT_RPS", "0"),
-                ("SHUTDOWN_TIMEOUT_SECS", "1"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            services
+                .iter()
+                .map(|(name, app)| (format!("{name}_SVC_URL"), app.address.clone())),
         );
         let gateway = Gateway::build(ConfigSource::from_pairs(pairs))
             .await
-            .expect("the gateway builds");
-        let address = format!("http://{}", gateway.local_addr());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(gateway.run_until(async move {
-            let _ = stopped.await;
-        }));
+            .expect("the gateway builds")
+            .spawn();
 
         Self {
-            gateway: address,
+            gateway: gateway.address.clone(),
+            _gateway: gateway,
             stripe,
             gemini,
             oauth,
@@ -111,20 +100,11 @@ impl Stack {
                 .into_iter()
                 .map(|(name, app)| (service_name(name), app))
                 .collect(),
-            stop: Some(stop),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway)
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

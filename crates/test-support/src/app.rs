@@ -74,6 +74,20 @@ pub fn base_settings(db: &TestDb) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The settings of a gateway in tests: a free port, the test keys, no rate limit.
+pub fn gateway_settings() -> Vec<(String, String)> {
+    [
+        ("SERVER_PORT", "0"),
+        ("API_KEYS", API_KEY),
+        ("ADMIN_API_KEYS", ADMIN_API_KEY),
+        ("RATE_LIMIT_RPS", "0"),
+        ("SHUTDOWN_TIMEOUT_SECS", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// Spawns the app that `build` makes, on its own database.
 pub async fn spawn_app<F, Fut>(build: F) -> TestApp
 where

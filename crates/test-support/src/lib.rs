@@ -18,6 +18,8 @@ pub mod session;
 pub mod smtp;
 pub mod upstream;
 
-pub use app::{spawn_app, spawn_app_with, TestApp, ADMIN_API_KEY, API_KEY, SERVER_SECRET};
+pub use app::{
+    gateway_settings, spawn_app, spawn_app_with, TestApp, ADMIN_API_KEY, API_KEY, SERVER_SECRET,
+};
 pub use mongo::{shared_uri, MongoServer, TestDb};
 pub use session::{sign_in, SignedIn};

@@ -7,7 +7,7 @@ pub use test_support::{ADMIN_API_KEY, API_KEY};
 pub struct TestGateway {
     pub address: String,
     pub http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _running: gateway::Running,
 }
 
 impl TestGateway {
@@ -28,49 +28,29 @@ impl TestGateway {
     }
 }
 
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 /// Settings for a gateway whose five upstreams are all `upstream`.
 pub fn settings_for(upstream: &str) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = ["AUTH", "STORAGE", "ARCHIVE", "PAYMENT", "GENERATION"]
-        .iter()
-        .map(|name| (format!("{name}_SVC_URL"), upstream.to_owned()))
-        .collect();
+    let mut pairs = test_support::gateway_settings();
     pairs.extend(
-        [
-            ("SERVER_PORT", "0"),
-            ("API_KEYS", API_KEY),
-            ("ADMIN_API_KEYS", ADMIN_API_KEY),
-            ("RATE_LIMIT_RPS", "0"),
-            ("SHUTDOWN_TIMEOUT_SECS", "1"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        ["AUTH", "STORAGE", "ARCHIVE", "PAYMENT", "GENERATION"]
+            .iter()
+            .map(|name| (format!("{name}_SVC_URL"), upstream.to_owned())),
     );
     pairs
 }
 
 pub async fn spawn_gateway(pairs: Vec<(String, String)>) -> TestGateway {
-    let gateway = Gateway::build(ConfigSource::from_pairs(pairs))
+    let running = Gateway::build(ConfigSource::from_pairs(pairs))
         .await
-        .expect("the gateway builds");
-    let address = format!("http://{}", gateway.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gateway.run_until(async move {
-        let _ = stopped.await;
-    }));
+        .expect("the gateway builds")
+        .spawn();
     TestGateway {
-        address,
+        address: running.address.clone(),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-        stop: Some(stop),
+        _running: running,
     }
 }
 

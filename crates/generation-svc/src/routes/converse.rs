@@ -19,6 +19,49 @@ use crate::relay::{relay, UsageOnEnd};
 use crate::state::State;
 use crate::usage::UsageProbe;
 
+/// The refusals `POST /converse` and `POST /converse/stream` share, all before Gemini answers
+/// (documentation of their error responses).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum ConverseRefusals {
+    #[response(
+        status = 400,
+        description = "The body breaks a rule (unknown field, bad content, model not allowed, no Gemini key), is not JSON (`invalid_json`), or Gemini refused the request"
+    )]
+    BadRequest(ErrorBody),
+    #[response(
+        status = 401,
+        description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)"
+    )]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "Gemini refused the API key")]
+    Forbidden(ErrorBody),
+    #[response(
+        status = 404,
+        description = "Gemini does not know the model or a referenced file"
+    )]
+    NotFound(ErrorBody),
+    #[response(
+        status = 413,
+        description = "The body is larger than `GENERATION_MAX_REQUEST_BYTES`"
+    )]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not JSON")]
+    NotJson(ErrorBody),
+    #[response(
+        status = 429,
+        description = "The user's daily token quota is used up, or Gemini is rate limiting: retry after `Retry-After` seconds"
+    )]
+    RateLimited(ErrorBody),
+    #[response(status = 502, description = "Gemini failed or could not be reached")]
+    BadGateway(ErrorBody),
+    #[response(
+        status = 504,
+        description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`"
+    )]
+    Timeout(ErrorBody),
+}
+
 /// A checked request, ready to send.
 struct Call {
     model: ModelName,
@@ -62,15 +105,7 @@ async fn prepare(
     request_body(content = ConverseRequest, description = "The conversation, as Gemini's `GenerateContentRequest`"),
     responses(
         (status = 200, description = "Gemini's answer, unchanged", body = GenerateContentResponse),
-        (status = 400, description = "The body breaks a rule (unknown field, bad content, model not allowed, no Gemini key), is not JSON (`invalid_json`), or Gemini refused the request", body = ErrorBody),
-        (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
-        (status = 403, description = "Gemini refused the API key", body = ErrorBody),
-        (status = 404, description = "Gemini does not know the model or a referenced file", body = ErrorBody),
-        (status = 413, description = "The body is larger than `GENERATION_MAX_REQUEST_BYTES`", body = ErrorBody),
-        (status = 415, description = "The body is not JSON", body = ErrorBody),
-        (status = 429, description = "The user's daily token quota is used up, or Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
-        (status = 502, description = "Gemini failed or could not be reached", body = ErrorBody),
-        (status = 504, description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`", body = ErrorBody),
+        ConverseRefusals,
     ),
 )]
 pub(crate) async fn generate_content(
@@ -111,15 +146,7 @@ pub(crate) async fn generate_content(
     request_body(content = ConverseRequest, description = "The conversation, as Gemini's `GenerateContentRequest`"),
     responses(
         (status = 200, description = "Server-sent events: one `data:` line per `GenerateContentResponse` chunk, and possibly a final `event: error`", content_type = "text/event-stream", body = String),
-        (status = 400, description = "The body breaks a rule (unknown field, bad content, model not allowed, no Gemini key), is not JSON (`invalid_json`), or Gemini refused the request", body = ErrorBody),
-        (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
-        (status = 403, description = "Gemini refused the API key", body = ErrorBody),
-        (status = 404, description = "Gemini does not know the model or a referenced file", body = ErrorBody),
-        (status = 413, description = "The body is larger than `GENERATION_MAX_REQUEST_BYTES`", body = ErrorBody),
-        (status = 415, description = "The body is not JSON", body = ErrorBody),
-        (status = 429, description = "The user's daily token quota is used up, or Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
-        (status = 502, description = "Gemini failed or could not be reached", body = ErrorBody),
-        (status = 504, description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`", body = ErrorBody),
+        ConverseRefusals,
     ),
 )]
 pub(crate) async fn stream_content(

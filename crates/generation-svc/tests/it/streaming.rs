@@ -219,28 +219,19 @@ async fn streaming_refuses_bad_input_before_calling_gemini() {
 struct TestGateway {
     address: String,
     http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _running: gateway::Running,
 }
 
 async fn spawn_gateway(service: &str) -> TestGateway {
-    let source = ConfigSource::from_pairs([
-        ("SERVER_PORT", "0"),
-        ("API_KEYS", API_KEY),
-        ("RATE_LIMIT_RPS", "0"),
-        ("SHUTDOWN_TIMEOUT_SECS", "1"),
-        ("GENERATION_SVC_URL", service),
-    ]);
-    let gateway = gateway::Gateway::build(source)
+    let mut settings = test_support::gateway_settings();
+    settings.push(("GENERATION_SVC_URL".into(), service.into()));
+    let running = gateway::Gateway::build(ConfigSource::from_pairs(settings))
         .await
-        .expect("the gateway builds");
-    let address = format!("http://{}", gateway.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gateway.run_until(async move {
-        let _ = stopped.await;
-    }));
+        .expect("the gateway builds")
+        .spawn();
     TestGateway {
-        address,
+        address: running.address.clone(),
         http: reqwest::Client::new(),
-        _stop: stop,
+        _running: running,
     }
 }
