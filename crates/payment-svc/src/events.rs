@@ -87,7 +87,10 @@ impl Event {
                 subscription_id: expandable_id(object.get("subscription")),
                 amount_total: object.get("amount_total").and_then(Value::as_i64),
                 currency: str_at(object, "currency").map(str::to_owned),
-                metadata: object.get("metadata").and_then(Value::as_object).cloned(),
+                metadata: object
+                    .get("metadata")
+                    .and_then(Value::as_object)
+                    .map(strings_only),
             })),
             kind if kind.starts_with("customer.subscription.") => {
                 Some(Effect::Subscription(SubscriptionChange {
@@ -186,6 +189,16 @@ fn str_at<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     object.get(key).and_then(Value::as_str)
 }
 
+/// Stripe's metadata maps strings to strings; anything else in a (signed) event is dropped
+/// rather than stored.
+fn strings_only(metadata: &Map<String, Value>) -> Map<String, Value> {
+    metadata
+        .iter()
+        .filter(|(_, value)| value.is_string())
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
 /// Our server wrote `user_id` into the metadata (clients cannot), so it names the owner.
 fn metadata_user_id(object: &Map<String, Value>) -> Option<String> {
     object
@@ -214,6 +227,22 @@ mod tests {
     fn event(kind: &str, object: Value) -> Event {
         let body = json!({"id": "evt_1", "object": "event", "type": kind, "created": 1_700_000_000, "livemode": false, "data": {"object": object}});
         Event::parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn only_string_metadata_is_kept() {
+        let completed = event(
+            "checkout.session.completed",
+            json!({"id": "cs_1", "status": "complete", "payment_status": "paid",
+                   "metadata": {"order": "o1", "huge": 18446744073709551615u64, "nested": {"a": 1}}}),
+        );
+        let Some(Effect::Session(change)) = completed.effect() else {
+            panic!("a session change")
+        };
+        assert_eq!(
+            Value::Object(change.metadata.unwrap()),
+            json!({"order": "o1"})
+        );
     }
 
     #[test]

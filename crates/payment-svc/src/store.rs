@@ -289,8 +289,9 @@ fn put(document: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
     }
 }
 
+/// Event data as BSON; what BSON cannot encode (a NUL in a key) is refused, not a 500.
 fn to_bson(value: &Value) -> Result<Bson, ApiError> {
-    mongodb::bson::to_bson(value).map_err(ApiError::internal)
+    coglex_common::query::to_bson(value)
 }
 
 /// A Checkout Session as clients see it. Every field is always present; the ones the record
