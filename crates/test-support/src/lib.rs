@@ -5,6 +5,7 @@
 //! - [`openapi`]: a service's served OpenAPI document and the questions tests ask of it.
 //! - [`session`]: a signed-in user (session document + token) for services' tests.
 //! - [`upstream`]: a small streaming HTTP server to stand behind the gateway.
+//! - [`multipart`]: hand-built `multipart/form-data` bodies.
 
 pub mod app;
 pub mod fake_gemini;
@@ -12,6 +13,7 @@ pub mod fake_oauth;
 pub mod fake_stripe;
 pub mod memory;
 pub mod mongo;
+pub mod multipart;
 pub mod openapi;
 pub mod serve;
 pub mod session;

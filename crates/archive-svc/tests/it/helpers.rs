@@ -1,5 +1,5 @@
-//! archive-svc on a free port with its own database, one client method per route, a
-//! hand-built `multipart/form-data` body (so tests control every header byte and can stream
+//! archive-svc on a free port with its own database, one client method per route, uploads
+//! built with `test_support::multipart` (so tests control every header byte and can stream
 //! hundreds of MB from a generator), and a look at what the backends hold.
 
 use bytes::Bytes;
@@ -9,10 +9,10 @@ use serde_json::Value;
 use tempfile::TempDir;
 use test_support::{SignedIn, TestApp};
 
+pub use test_support::multipart::{Form, BOUNDARY};
 pub use test_support::{sign_in, ADMIN_API_KEY};
 
 pub const PREFIX: &str = "/service/archive/v1";
-pub const BOUNDARY: &str = "coglex-test-boundary-7d1f";
 
 /// A 1x1 PNG: the smallest file every backend and the default allow-list accept.
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\x0cIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
@@ -227,71 +227,6 @@ async fn count(app: &TestApp, collection: &str) -> u64 {
         .count_documents(doc! {})
         .await
         .expect("count")
-}
-
-/// A `multipart/form-data` body (RFC 7578), built by hand.
-#[derive(Debug, Default)]
-pub struct Form {
-    body: Vec<u8>,
-}
-
-impl Form {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn content_type(&self) -> String {
-        format!("multipart/form-data; boundary={BOUNDARY}")
-    }
-
-    /// A `file` part named `filename` (quoted, with `"` and `\` escaped as browsers and
-    /// RFC 7578 §4.2 allow).
-    pub fn file(self, filename: &str, content_type: &str, bytes: &[u8]) -> Self {
-        let escaped = filename.replace('\\', "\\\\").replace('"', "\\\"");
-        self.part(
-            &format!("name=\"file\"; filename=\"{escaped}\""),
-            Some(content_type),
-            bytes,
-        )
-    }
-
-    /// A part with exactly these `Content-Disposition` parameters.
-    pub fn part(mut self, params: &str, content_type: Option<&str>, bytes: &[u8]) -> Self {
-        self.head(params, content_type);
-        self.body.extend_from_slice(bytes);
-        self.body.extend_from_slice(b"\r\n");
-        self
-    }
-
-    pub fn metadata(self, json: &str) -> Self {
-        self.part("name=\"metadata\"", None, json.as_bytes())
-    }
-
-    fn head(&mut self, params: &str, content_type: Option<&str>) {
-        self.body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {params}\r\n").as_bytes(),
-        );
-        if let Some(content_type) = content_type {
-            self.body
-                .extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-        }
-        self.body.extend_from_slice(b"\r\n");
-    }
-
-    /// The form so far, then the head of a `file` part whose bytes follow.
-    fn open_file(mut self, filename: &str, content_type: &str) -> Vec<u8> {
-        self.head(
-            &format!("name=\"file\"; filename=\"{filename}\""),
-            Some(content_type),
-        );
-        self.body
-    }
-
-    pub fn into_body(mut self) -> Vec<u8> {
-        self.body
-            .extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-        self.body
-    }
 }
 
 /// A form with one file.

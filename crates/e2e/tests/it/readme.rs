@@ -9,6 +9,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use test_support::multipart::Form;
+
 use crate::helpers::*;
 
 const README: &str = include_str!("../../fixtures/coglex-original-README.md");
@@ -135,28 +137,21 @@ fn url(stack: &Stack, filled: &Filled, target: &str) -> url::Url {
     url
 }
 
-/// A multipart body from the README's `name: value` lines; `[binary ...]` values become
-/// `file_bytes` under `file_name`.
+/// A multipart body from the README's `name: value` lines, with its content type;
+/// `[binary ...]` values become `file_bytes` under `file_name`.
 fn multipart(lines: &str, file_name: &str, file_bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "coglex-readme-replay-boundary".to_owned();
-    let mut body = Vec::new();
+    let mut form = Form::new();
     for line in lines.lines().filter(|l| !l.trim().is_empty()) {
         let (name, value) = line.split_once(':').expect("name: value");
-        let value = value.trim();
-        if value.starts_with("[binary") {
-            body.extend(format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            ).as_bytes());
-            body.extend(file_bytes);
-        } else {
-            body.extend(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}").as_bytes(),
-            );
-        }
-        body.extend(b"\r\n");
+        form = match value.trim() {
+            binary if binary.starts_with("[binary") => {
+                assert_eq!(name, "file", "the README's file parts are named `file`");
+                form.file(file_name, "application/octet-stream", file_bytes)
+            }
+            text => form.text(name, text),
+        };
     }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    (boundary, body)
+    (form.content_type(), form.into_body())
 }
 
 /// A one-page PDF and a 1x1 PNG: real files, typed by their bytes.
@@ -233,7 +228,7 @@ async fn arrange(stack: &Stack, http: &reqwest::Client, token: &str) -> String {
         .unwrap();
     assert_eq!(inserted.status(), 201);
     let inserted = json(inserted).await;
-    let (boundary, body) = multipart(
+    let (content_type, body) = multipart(
         "file: [binary]\nmetadata: {\"description\": \"arranged\"}",
         "arranged.pdf",
         PDF,
@@ -242,10 +237,7 @@ async fn arrange(stack: &Stack, http: &reqwest::Client, token: &str) -> String {
         .post(stack.url("/service/archive/v1/"))
         .header("X-API-Key", API_KEY)
         .bearer_auth(token)
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
+        .header("Content-Type", content_type)
         .body(body)
         .send()
         .await
@@ -303,13 +295,8 @@ async fn every_http_example_of_the_original_readme_works_through_the_gateway() {
             } else {
                 ("uploaded_document.pdf", PDF)
             };
-            let (boundary, body) = multipart(&example.body, file_name, bytes);
-            request = request
-                .header(
-                    "Content-Type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .body(body);
+            let (content_type, body) = multipart(&example.body, file_name, bytes);
+            request = request.header("Content-Type", content_type).body(body);
         } else if !example.body.trim().is_empty() {
             request = request.body(filled.body(&example.body));
         }

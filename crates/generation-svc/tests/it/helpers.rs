@@ -6,6 +6,7 @@ use std::ops::Deref;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 use test_support::fake_gemini::{FakeGemini, Recorded, FAKE_GEMINI_KEY};
+use test_support::multipart::Form;
 use test_support::TestApp;
 
 pub use test_support::fake_gemini::{Failure, FILES_URI_PREFIX};
@@ -90,13 +91,13 @@ impl GenerationApp {
         file_name: &str,
         key: Option<&str>,
     ) -> reqwest::RequestBuilder {
-        let (boundary, body) = multipart(bytes, file_name, key);
+        let mut form = Form::new().file(file_name, "application/octet-stream", bytes);
+        if let Some(key) = key {
+            form = form.text("key", key);
+        }
         self.post("/service/generation/v1/file")
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
+            .header("Content-Type", form.content_type())
+            .body(form.into_body())
     }
 
     /// The one request the fake Gemini received.
@@ -118,30 +119,6 @@ impl GenerationApp {
             .await
             .expect("query")
     }
-}
-
-/// A multipart body with `file` then, optionally, `key`.
-pub fn multipart(bytes: &[u8], file_name: &str, key: Option<&str>) -> (String, Vec<u8>) {
-    let boundary = "coglex-test-boundary-7MA4YWxkTrZu0gW".to_owned();
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(b"\r\n");
-    if let Some(key) = key {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (boundary, body)
 }
 
 /// The original README's multimodal example: a file, a system instruction, tools, generation
