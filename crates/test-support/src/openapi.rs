@@ -89,3 +89,14 @@ pub fn sorted_keys(value: &Value) -> Vec<String> {
 pub fn properties(schema: &Value) -> Vec<String> {
     sorted_keys(&schema["properties"])
 }
+
+/// The JSON a request is answered with, to hold against its documented schema.
+pub async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("the request is answered")
+        .json()
+        .await
+        .expect("a JSON answer")
+}

@@ -2,17 +2,12 @@
 //! and its security, request schemas that admit the original README's bodies, and response
 //! schemas that match real answers.
 
-use serde_json::{json, Value};
-use test_support::openapi::{properties, ServedDocument};
+use serde_json::json;
+use test_support::openapi::{answer, properties, ServedDocument};
 
 use crate::helpers::*;
 
 const BASE: &str = "/service/generation/v1";
-
-/// The JSON a request is answered with.
-async fn answer(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
 
 #[tokio::test]
 async fn the_document_lists_every_route_with_a_summary_and_its_security() {

@@ -2,16 +2,11 @@
 //! and its security, and response schemas whose fields are those of real answers.
 
 use serde_json::{json, Value};
-use test_support::openapi::{required, sorted_keys, ServedDocument};
+use test_support::openapi::{answer, required, sorted_keys, ServedDocument};
 
 use crate::helpers::*;
 
 const BASE: &str = "/service/payment/v1";
-
-/// The JSON a request is answered with.
-async fn answer(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
 
 #[tokio::test]
 async fn the_document_lists_every_route_with_a_summary_and_its_security() {
