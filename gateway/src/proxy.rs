@@ -44,13 +44,17 @@ struct Upstream {
 }
 
 impl Upstream {
-    fn uri(&self, path_and_query: Option<PathAndQuery>) -> Uri {
+    /// A bodiless GET of one of the service's own root paths (`/health`, `/openapi.json`), for
+    /// the gateway's shared client.
+    fn get(&self, path: &'static str) -> Request<UpstreamBody> {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(self.authority.clone());
-        parts.path_and_query =
-            Some(path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
-        Uri::from_parts(parts).expect("scheme, authority and path make a URI")
+        parts.path_and_query = Some(PathAndQuery::from_static(path));
+        let uri = Uri::from_parts(parts).expect("scheme, authority and path make a URI");
+        Request::get(uri)
+            .body(Either::Right(Empty::new()))
+            .expect("a GET with a valid URI builds")
     }
 }
 
@@ -311,9 +315,7 @@ impl Proxy {
     /// Ready when every service answers its `/health`.
     async fn ready(&self) -> Result<Response<ProxyBody>, GatewayError> {
         let probes = self.upstreams.iter().map(|upstream| async move {
-            let request = Request::get(upstream.uri(Some(PathAndQuery::from_static("/health"))))
-                .body(Either::Right(Empty::new()))
-                .expect("a GET with a valid URI builds");
+            let request = upstream.get("/health");
             let up = matches!(
                 tokio::time::timeout(READY_PROBE_TIMEOUT, self.client.request(request)).await,
                 Ok(Ok(response)) if response.status().is_success()
@@ -366,10 +368,7 @@ impl Proxy {
             return document_response(cached);
         }
         let fetches = self.upstreams.iter().map(|upstream| async move {
-            let request =
-                Request::get(upstream.uri(Some(PathAndQuery::from_static("/openapi.json"))))
-                    .body(Either::Right(Empty::new()))
-                    .expect("a GET with a valid URI builds");
+            let request = upstream.get("/openapi.json");
             let document = async {
                 let response = self.client.request(request).await.ok()?;
                 if !response.status().is_success() {

@@ -10,9 +10,9 @@ use std::future::Future;
 use coglex_common::config::ConfigSource;
 use coglex_common::web::Application;
 use gateway::{Gateway, Running};
-use test_support::fake_gemini::{FakeGemini, FAKE_GEMINI_KEY};
+use test_support::fake_gemini::FakeGemini;
 use test_support::fake_oauth::{FakeOAuth, Flavor, ProviderUser};
-use test_support::fake_stripe::{FakeStripe, FAKE_STRIPE_KEY};
+use test_support::fake_stripe::FakeStripe;
 use test_support::smtp::SmtpServer;
 use test_support::{gateway_settings, spawn_app_with, TestApp, TestDb};
 
@@ -49,40 +49,29 @@ impl Stack {
         .await;
         let smtp = SmtpServer::start().await;
 
-        let shared = [
-            ("MONGODB_DATABASE", db.name.clone()),
-            ("RATE_LIMIT_RPS", "0".into()),
-        ];
+        let shared = [("MONGODB_DATABASE", db.name.clone())];
         let mut auth = smtp.settings();
         auth.extend(oauth.settings());
         auth.push(("OAUTH_REDIRECT_ALLOWLIST".into(), OAUTH_REDIRECT.into()));
-        let payment = vec![
-            ("STRIPE_SECRET_KEY".into(), FAKE_STRIPE_KEY.into()),
-            ("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()),
-            ("STRIPE_API_BASE".into(), stripe.url.clone()),
-        ];
-        let generation = vec![
-            ("GENERATION_API_BASE".into(), gemini.url.clone()),
-            ("GENERATION_KEY".into(), FAKE_GEMINI_KEY.into()),
-        ];
+        let mut payment = stripe.settings();
+        payment.push(("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()));
 
         let services = vec![
-            ("AUTH", spawn(auth_svc::build, &shared, auth).await),
-            ("STORAGE", spawn(storage_svc::build, &shared, vec![]).await),
-            ("ARCHIVE", spawn(archive_svc::build, &shared, vec![]).await),
-            ("PAYMENT", spawn(payment_svc::build, &shared, payment).await),
+            ("auth", spawn(auth_svc::build, &shared, auth).await),
+            ("storage", spawn(storage_svc::build, &shared, vec![]).await),
+            ("archive", spawn(archive_svc::build, &shared, vec![]).await),
+            ("payment", spawn(payment_svc::build, &shared, payment).await),
             (
-                "GENERATION",
-                spawn(generation_svc::build, &shared, generation).await,
+                "generation",
+                spawn(generation_svc::build, &shared, gemini.settings()).await,
             ),
         ];
 
         let mut pairs = gateway_settings();
-        pairs.extend(
-            services
-                .iter()
-                .map(|(name, app)| (format!("{name}_SVC_URL"), app.address.clone())),
-        );
+        pairs.extend(services.iter().map(|(name, app)| {
+            let variable = format!("{}_SVC_URL", name.to_uppercase());
+            (variable, app.address.clone())
+        }));
         let gateway = Gateway::build(ConfigSource::from_pairs(pairs))
             .await
             .expect("the gateway builds")
@@ -96,10 +85,7 @@ impl Stack {
             oauth,
             smtp,
             db,
-            services: services
-                .into_iter()
-                .map(|(name, app)| (service_name(name), app))
-                .collect(),
+            services,
         }
     }
 
@@ -116,14 +102,4 @@ where
     let mut settings: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
     settings.extend(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     spawn_app_with(build, &settings).await
-}
-
-fn service_name(variable_prefix: &str) -> &'static str {
-    match variable_prefix {
-        "AUTH" => "auth",
-        "STORAGE" => "storage",
-        "ARCHIVE" => "archive",
-        "PAYMENT" => "payment",
-        _ => "generation",
-    }
 }

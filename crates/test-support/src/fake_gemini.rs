@@ -28,6 +28,11 @@ use sha2::{Digest, Sha256};
 /// The key the fake accepts unless told of others (a test value, not a real key).
 pub const FAKE_GEMINI_KEY: &str = "fake-gemini-key-0000-not-a-real-key";
 
+/// The client key the original README's examples send in `key`.
+pub const README_CLIENT_KEY: &str = "optional-google-ai-api-key";
+/// The file the original README's multimodal example refers to (`files/<id>`).
+pub const README_FILE_ID: &str = "abc123def456";
+
 /// Models the fake knows; any other is 404, as Gemini answers for unknown models.
 pub const KNOWN_MODELS: &[&str] = &[
     "gemini-2.5-flash",
@@ -184,6 +189,21 @@ impl FakeGemini {
                 .default_service(web::to(answer));
         });
         Self { url, state, handle }
+    }
+
+    /// The settings that point generation-svc at this fake with the key it accepts.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("GENERATION_API_BASE".into(), self.url.clone()),
+            ("GENERATION_KEY".into(), FAKE_GEMINI_KEY.into()),
+        ]
+    }
+
+    /// Holds what the original README's examples rely on: their file (`image`, a PNG) and
+    /// their client key.
+    pub fn prepare_readme_examples(&self, image: &[u8]) {
+        self.add_file(README_FILE_ID, "image/png", image);
+        self.accept_key(README_CLIENT_KEY);
     }
 
     /// Accepts `key` too (a client's own key).

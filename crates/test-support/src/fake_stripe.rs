@@ -163,6 +163,14 @@ impl FakeStripe {
         Self { url, state, handle }
     }
 
+    /// The settings that point payment-svc at this fake with the key it accepts.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("STRIPE_SECRET_KEY".into(), FAKE_STRIPE_KEY.into()),
+            ("STRIPE_API_BASE".into(), self.url.clone()),
+        ]
+    }
+
     /// Answers the next request with `failure` (queued: call again for the one after).
     pub fn fail_next(&self, failure: Failure) {
         lock(&self.state).failures.push_back(failure);

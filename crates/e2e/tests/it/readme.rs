@@ -243,8 +243,7 @@ async fn arrange(stack: &Stack, http: &reqwest::Client, token: &str) -> String {
         .await
         .unwrap();
     assert!(uploaded.status().is_success(), "{}", uploaded.status());
-    stack.gemini.add_file("abc123def456", "image/png", PNG);
-    stack.gemini.accept_key("optional-google-ai-api-key");
+    stack.gemini.prepare_readme_examples(PNG);
     inserted["inserted_ids"][0]
         .as_str()
         .expect("an id")

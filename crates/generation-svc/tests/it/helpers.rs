@@ -5,18 +5,14 @@ use std::ops::Deref;
 
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
-use test_support::fake_gemini::{FakeGemini, Recorded, FAKE_GEMINI_KEY};
+use test_support::fake_gemini::{FakeGemini, Recorded};
 use test_support::multipart::Form;
 use test_support::TestApp;
 
 pub use test_support::fake_gemini::{Failure, FILES_URI_PREFIX};
 pub use test_support::{sign_in, API_KEY};
 
-/// The key a client sends in the original README's multimodal example.
-pub const CLIENT_KEY: &str = "optional-google-ai-api-key";
-
-/// The file id the original README's multimodal example refers to.
-pub const README_FILE_ID: &str = "abc123def456";
+pub use test_support::fake_gemini::{README_CLIENT_KEY as CLIENT_KEY, README_FILE_ID};
 
 /// A tiny PNG: signature and the start of its header chunk.
 pub const PNG: &[u8] =
@@ -53,14 +49,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> GenerationApp {
 /// The service in front of an already running fake Gemini.
 pub async fn spawn_app_against(gemini: FakeGemini, overrides: &[(&str, &str)]) -> GenerationApp {
     // The original README's multimodal example names this file and sends its own key.
-    gemini.add_file(README_FILE_ID, "image/png", PNG);
-    gemini.accept_key(CLIENT_KEY);
-    let mut settings = vec![
-        ("GENERATION_API_BASE", gemini.url.as_str()),
-        ("GENERATION_KEY", FAKE_GEMINI_KEY),
+    gemini.prepare_readme_examples(PNG);
+    let fake = gemini.settings();
+    let mut settings: Vec<(&str, &str)> =
+        fake.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    settings.extend([
         ("GENERATION_TIMEOUT_MS", "3000"),
         ("GENERATION_RETRY_BACKOFF_MS", "50"),
-    ];
+    ]);
     settings.extend_from_slice(overrides);
     let app = test_support::spawn_app_with(generation_svc::build, &settings).await;
     GenerationApp { app, gemini }

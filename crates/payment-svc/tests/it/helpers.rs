@@ -8,7 +8,7 @@ use hmac::{Mac, SimpleHmac};
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use test_support::fake_stripe::{FakeStripe, FAKE_STRIPE_KEY};
+use test_support::fake_stripe::FakeStripe;
 use test_support::TestApp;
 
 pub use test_support::fake_stripe::{Failure, ONE_TIME_PRICE, RECURRING_PRICE};
@@ -38,12 +38,13 @@ pub async fn spawn_app() -> PaymentApp {
 /// [`spawn_app`] with extra settings (they win over the defaults here).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> PaymentApp {
     let stripe = FakeStripe::start().await;
-    let mut settings = vec![
-        ("STRIPE_SECRET_KEY", FAKE_STRIPE_KEY),
+    let fake = stripe.settings();
+    let mut settings: Vec<(&str, &str)> =
+        fake.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    settings.extend([
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("STRIPE_API_BASE", stripe.url.as_str()),
         ("STRIPE_TIMEOUT_MS", "2000"),
-    ];
+    ]);
     settings.extend_from_slice(overrides);
     let app = test_support::spawn_app_with(payment_svc::build, &settings).await;
     PaymentApp { app, stripe }
