@@ -10,6 +10,7 @@
 pub mod config;
 mod cors;
 mod docs;
+mod driver;
 mod forwarding;
 mod limits;
 mod metrics;

@@ -1,6 +1,6 @@
 //! The request path of the gateway, from the client's request to the service's response.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use crate::config::GatewaySettings;
 use crate::cors::Cors;
 use crate::docs;
 use crate::forwarding::{
-    check_framing, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REAL_IP,
+    check_framing, ip_value, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REAL_IP,
     X_REQUEST_ID,
 };
 use crate::limits::RateLimit;
@@ -55,6 +55,24 @@ impl Upstream {
         Request::get(uri)
             .body(Either::Right(Empty::new()))
             .expect("a GET with a valid URI builds")
+    }
+}
+
+/// One client connection, as the requests on it see it.
+pub struct ClientConn {
+    peer: IpAddr,
+    /// `peer` as a header value, made once rather than per request.
+    peer_value: HeaderValue,
+    upstreams: ConnUpstreams,
+}
+
+impl ClientConn {
+    pub fn new(peer: IpAddr, upstreams: ConnUpstreams) -> Self {
+        Self {
+            peer,
+            peer_value: ip_value(peer),
+            upstreams,
+        }
     }
 }
 
@@ -128,20 +146,17 @@ impl Proxy {
         })
     }
 
-    /// Answers one request: always a response, never an error or a panic.
-    /// `upstreams` are the service connections of the client connection `request` came on.
+    /// Answers one request that came on `client`: always a response, never an error or a
+    /// panic.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
-        peer: SocketAddr,
-        upstreams: &ConnUpstreams,
+        client: &ClientConn,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
         let request_id = self.ids.accept_or_new(request.headers().get(X_REQUEST_ID));
         let origin = request.headers().get(header::ORIGIN).cloned();
-        let (service, result) = self
-            .dispatch(request, peer.ip(), &request_id, upstreams)
-            .await;
+        let (service, result) = self.dispatch(request, client, &request_id).await;
         let mut response = result.unwrap_or_else(|error| {
             tracing::debug!(?error, "answered by the gateway");
             error.to_response(request_id.to_str().unwrap_or("-"))
@@ -156,9 +171,8 @@ impl Proxy {
     async fn dispatch(
         &self,
         request: Request<Incoming>,
-        peer: IpAddr,
+        client: &ClientConn,
         request_id: &HeaderValue,
-        upstreams: &ConnUpstreams,
     ) -> (Option<ServiceId>, Result<Response<ProxyBody>, GatewayError>) {
         match request.uri().path() {
             "/health" => {
@@ -200,9 +214,8 @@ impl Proxy {
             self.forward(
                 &self.upstreams[service.index()],
                 request,
-                peer,
+                client,
                 request_id,
-                upstreams,
             )
             .await,
         )
@@ -212,25 +225,27 @@ impl Proxy {
         &self,
         upstream: &Upstream,
         request: Request<Incoming>,
-        peer: IpAddr,
+        client: &ClientConn,
         request_id: &HeaderValue,
-        upstreams: &ConnUpstreams,
     ) -> Result<Response<ProxyBody>, GatewayError> {
         let headers = request.headers();
-        let api_key = headers.get(X_API_KEY).map(HeaderValue::as_bytes);
+        let api_key = headers
+            .get(X_API_KEY)
+            .map(|key| self.keys.position(key.as_bytes()));
         let exempt =
             request.method() == Method::POST && request.uri().path() == STRIPE_WEBHOOK_PATH;
         if !exempt {
             match api_key {
                 None => return Err(GatewayError::MissingApiKey),
-                Some(key) if !self.keys.contains(key) => return Err(GatewayError::InvalidApiKey),
-                Some(_) => {}
+                Some(None) => return Err(GatewayError::InvalidApiKey),
+                Some(Some(_)) => {}
             }
         }
+        let peer = client.peer;
         let client_ip = self.trusted.client_ip(peer, headers);
         upstream
             .rate
-            .check(client_ip, api_key.unwrap_or_default())
+            .check(client_ip, api_key.flatten())
             .map_err(|retry_after_secs| GatewayError::RateLimited { retry_after_secs })?;
         if let Some(length) = headers.get(header::CONTENT_LENGTH) {
             // Framing was checked: the value is all digits; too many digits is too large too.
@@ -246,14 +261,21 @@ impl Proxy {
 
         let (mut parts, body) = request.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        set_forwarded(&mut parts.headers, peer, self.trusted.contains(peer));
+        set_forwarded(
+            &mut parts.headers,
+            peer,
+            &client.peer_value,
+            self.trusted.contains(peer),
+        );
         parts.headers.insert(header::HOST, upstream.host.clone());
         parts.headers.insert(X_REQUEST_ID, request_id.clone());
         // Always the gateway's own view of the client: a client-sent value is overwritten.
-        parts.headers.insert(
-            X_REAL_IP,
-            HeaderValue::from_str(&client_ip.to_string()).expect("an IP is a valid header value"),
-        );
+        let real_ip = if client_ip == peer {
+            client.peer_value.clone()
+        } else {
+            ip_value(client_ip)
+        };
+        parts.headers.insert(X_REAL_IP, real_ip);
         // Origin form: the connection already goes to the service.
         parts.uri = parts
             .uri
@@ -264,7 +286,7 @@ impl Proxy {
         let limit = usize::try_from(upstream.body_limit).unwrap_or(usize::MAX);
         let outgoing = Request::from_parts(parts, Either::Left(Limited::new(body, limit)));
 
-        let exchange = upstreams.send(
+        let exchange = client.upstreams.send(
             upstream.service,
             &upstream.authority,
             self.connect_timeout,
@@ -495,8 +517,14 @@ impl RequestIds {
             Some(value) if request_id::is_acceptable(value.as_bytes()) => value.clone(),
             _ => {
                 let n = self.counter.fetch_add(1, Relaxed);
-                HeaderValue::from_str(&format!("{:08x}{n:012x}", self.prefix))
-                    .expect("hex is a valid header value")
+                // 8 hex digits of prefix, 12 of counter; by hand, as this runs per request.
+                let mut id = [0u8; 20];
+                let digits = (u128::from(self.prefix) << 48) | u128::from(n & ((1 << 48) - 1));
+                for (i, byte) in id.iter_mut().enumerate() {
+                    let nibble = (digits >> (4 * (19 - i))) & 0xf;
+                    *byte = b"0123456789abcdef"[nibble as usize];
+                }
+                HeaderValue::from_bytes(&id).expect("hex is a valid header value")
             }
         }
     }
@@ -522,4 +550,23 @@ fn display_chain(error: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_request_ids_are_the_prefix_then_a_counter_in_hex() {
+        let ids = RequestIds {
+            prefix: 0x0123_abcd,
+            counter: AtomicU64::new(0xfe),
+        };
+        assert_eq!(ids.accept_or_new(None), "0123abcd0000000000fe");
+        assert_eq!(ids.accept_or_new(None), "0123abcd0000000000ff");
+        let client = HeaderValue::from_static("abc-123");
+        assert_eq!(ids.accept_or_new(Some(&client)), "abc-123");
+        let unsafe_id = HeaderValue::from_static("a b");
+        assert_eq!(ids.accept_or_new(Some(&unsafe_id)), "0123abcd000000000100");
+    }
 }

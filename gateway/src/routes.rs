@@ -59,34 +59,47 @@ pub const STRIPE_WEBHOOK_PATH: &str = "/service/payment/v1/webhook";
 
 /// The service a raw (still percent-encoded) path is for, or `None` (404).
 pub fn resolve(path: &str) -> Option<ServiceId> {
-    if !is_plain(path) {
-        return None;
-    }
     let rest = path.strip_prefix("/service/")?;
     let (name, rest) = rest.split_once('/')?;
     let service = ServiceId::from_name(name)?;
-    let version = rest.split('/').next()?;
-    (version == VERSION).then_some(service)
+    let after_version = rest.strip_prefix(VERSION)?;
+    let versioned = after_version.is_empty() || after_version.starts_with('/');
+    (versioned && is_plain(path)).then_some(service)
 }
 
-/// False for anything a server or a later decoding step could read as leaving the prefix.
+/// False for anything a server or a later decoding step could read as leaving the prefix:
+/// `.` or `..` segments, empty segments inside the path (`//`), backslashes, and encoded
+/// dots, slashes, backslashes or NULs. One pass, as it runs on every request.
 fn is_plain(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    if bytes.contains(&b'\\') || path.contains("//") {
-        return false;
+    let mut segments = path.as_bytes().split(|&b| b == b'/').peekable();
+    let mut first = true;
+    while let Some(segment) = segments.next() {
+        // An empty segment is fine before the leading `/` and after a trailing one.
+        let inner = !first && segments.peek().is_some();
+        first = false;
+        if (inner && segment.is_empty())
+            || segment == b"."
+            || segment == b".."
+            || !is_plain_segment(segment)
+        {
+            return false;
+        }
     }
-    // %2e (.), %2f (/), %5c (\), %00 (NUL), in either case; %25 would hide them one level down.
-    let encoded_danger = bytes.windows(3).any(|w| {
-        w[0] == b'%'
-            && matches!(
-                (w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()),
-                (b'2', b'e') | (b'2', b'f') | (b'5', b'c') | (b'0', b'0') | (b'2', b'5')
-            )
-    });
-    !encoded_danger
-        && !path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
+    true
+}
+
+fn is_plain_segment(segment: &[u8]) -> bool {
+    segment.iter().enumerate().all(|(i, &b)| match b {
+        b'\\' => false,
+        // %2e (.), %2f (/), %5c (\), %00 (NUL), either case; %25 would hide them one level down.
+        b'%' => !matches!(
+            segment
+                .get(i + 1..i + 3)
+                .map(|hex| [hex[0], hex[1].to_ascii_lowercase()]),
+            Some([b'2', b'e' | b'f' | b'5'] | [b'5', b'c'] | [b'0', b'0'])
+        ),
+        _ => true,
+    })
 }
 
 #[cfg(test)]
@@ -109,6 +122,11 @@ mod tests {
             resolve("/service/generation/v1"),
             Some(ServiceId::Generation)
         );
+        // Harmless escapes and dots inside names pass.
+        assert_eq!(
+            resolve("/service/storage/v1/a%20b/c.d/..e"),
+            Some(ServiceId::Storage)
+        );
     }
 
     #[test]
@@ -120,6 +138,8 @@ mod tests {
             "/auth/v1/signin",
             "/",
             "/service//v1",
+            "/service/auth/v1x",
+            "/service/auth/v10/x",
         ] {
             assert_eq!(resolve(path), None, "{path}");
         }
@@ -138,6 +158,9 @@ mod tests {
             "/service/auth/v1/a%00",
             "/service/auth/v1/%252e%252e/x",
             "/service/auth/v1//x",
+            "/service/auth/v1/x//",
+            "/service/auth/v1/..",
+            "/service/auth/v1/x%2F",
         ] {
             assert_eq!(resolve(path), None, "{path}");
         }

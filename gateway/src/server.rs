@@ -16,7 +16,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::config::GatewaySettings;
-use crate::proxy::Proxy;
+use crate::driver;
+use crate::proxy::{ClientConn, Proxy};
 use crate::upstream;
 
 /// The port the gateway listens on unless `SERVER_PORT` says otherwise.
@@ -98,18 +99,17 @@ impl Gateway {
             };
             let _ = stream.set_nodelay(true);
             let proxy = Arc::clone(&self.proxy);
-            let (upstreams, driver) = upstream::for_connection();
+            let (upstreams, opened) = upstream::for_connection();
+            let client = Arc::new(ClientConn::new(peer.ip(), upstreams));
             let service = service_fn(move |request| {
-                let (proxy, upstreams) = (Arc::clone(&proxy), Arc::clone(&upstreams));
-                async move {
-                    Ok::<_, std::convert::Infallible>(proxy.handle(request, peer, &upstreams).await)
-                }
+                let (proxy, client) = (Arc::clone(&proxy), Arc::clone(&client));
+                async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &client).await) }
             });
             let connection =
                 graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             // The connection and the service connections it opens share this one task.
             tokio::spawn(async move {
-                if let Err(error) = driver.run(connection).await {
+                if let Err(error) = driver::run(opened, connection).await {
                     tracing::debug!(%error, "connection ended with an error");
                 }
             });

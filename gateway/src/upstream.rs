@@ -2,16 +2,13 @@
 //!
 //! Requests on an HTTP/1.1 client connection arrive one after another, so each client
 //! connection keeps at most one keep-alive connection per service and drives it inside its own
-//! task ([`Driver::run`]). A proxied request then never leaves that task: no pool lookup, and
+//! task ([`crate::driver::run`]). A proxied request then never leaves that task: no pool lookup, and
 //! none of the cross-task wake-ups a shared pool costs per request and per body chunk.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::uri::Authority;
 use http::{Request, Response};
 use http_body_util::{Either, Empty, Limited};
@@ -19,14 +16,13 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+
+use crate::driver::{ConnectionTask, Opened};
 
 use crate::routes::ServiceId;
 
 /// What the gateway sends to a service: the client's body, capped, or nothing (probes).
 pub type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
-
-type ConnectionTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Why a request did not get a response head from its service.
 #[derive(Debug)]
@@ -40,39 +36,18 @@ pub enum UpstreamError {
 /// The service connections of one client connection.
 pub struct ConnUpstreams {
     senders: Mutex<[Option<SendRequest<UpstreamBody>>; ServiceId::ALL.len()]>,
-    spawn: mpsc::UnboundedSender<ConnectionTask>,
+    opened: Arc<Opened>,
 }
 
-/// Drives the service connections of one client connection, in the client connection's task.
-pub struct Driver {
-    opened: mpsc::UnboundedReceiver<ConnectionTask>,
-}
-
-/// A fresh set for a new client connection, and the driver to run it with.
-pub fn for_connection() -> (Arc<ConnUpstreams>, Driver) {
-    let (spawn, opened) = mpsc::unbounded_channel();
+/// A fresh set for a new client connection, and where it leaves the connections it opens for
+/// [`crate::driver::run`] to drive.
+pub fn for_connection() -> (ConnUpstreams, Arc<Opened>) {
+    let opened = Arc::new(Opened::default());
     let upstreams = ConnUpstreams {
         senders: Mutex::new(Default::default()),
-        spawn,
+        opened: Arc::clone(&opened),
     };
-    (Arc::new(upstreams), Driver { opened })
-}
-
-impl Driver {
-    /// Runs `serve` (the client connection) to its end while driving the service connections
-    /// it opens; those close with it.
-    pub async fn run<F: Future>(mut self, serve: F) -> F::Output {
-        let mut running = FuturesUnordered::new();
-        tokio::pin!(serve);
-        loop {
-            tokio::select! {
-                biased;
-                output = &mut serve => return output,
-                Some(task) = self.opened.recv() => running.push(task),
-                Some(()) = running.next(), if !running.is_empty() => {}
-            }
-        }
-    }
+    (upstreams, opened)
 }
 
 impl ConnUpstreams {
@@ -145,9 +120,7 @@ impl ConnUpstreams {
                 tracing::debug!(%error, "service connection ended with an error");
             }
         });
-        // The driver outlives every request of its connection, so the send cannot fail while
-        // this request is alive.
-        let _ = self.spawn.send(task);
+        self.opened.push(task);
         Ok(sender)
     }
 }

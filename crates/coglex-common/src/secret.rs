@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// A string that is never printed: `Debug` shows `[redacted]`.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -59,12 +59,21 @@ impl KeySet {
     }
 
     pub fn contains(&self, candidate: &[u8]) -> bool {
+        self.position(candidate).is_some()
+    }
+
+    /// Which key `candidate` is (in the order given to [`KeySet::new`]), if any; a stable id
+    /// for a caller that must not keep the key itself.
+    pub fn position(&self, candidate: &[u8]) -> Option<usize> {
         let candidate = digest(candidate);
         let mut found = subtle::Choice::from(0);
-        for key in &self.digests {
-            found |= key.ct_eq(&candidate);
+        let mut position = 0u64;
+        for (i, key) in self.digests.iter().enumerate() {
+            let equal = key.ct_eq(&candidate);
+            position.conditional_assign(&(i as u64), equal);
+            found |= equal;
         }
-        found.into()
+        bool::from(found).then_some(position as usize)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -101,5 +110,8 @@ mod tests {
         assert!(!set.contains(b"first-ke"));
         assert!(!set.contains(b""));
         assert!(!KeySet::default().contains(b""));
+        assert_eq!(set.position(b"first-key"), Some(0));
+        assert_eq!(set.position(b"second-key"), Some(1));
+        assert_eq!(set.position(b"third-key"), None);
     }
 }

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# User-space instructions per proxied request, our gateway beside nginx, counted by valgrind's
+# callgrind. Unlike req/s on a shared 2-core VM (where back-to-back runs differ by 20 %), the
+# count is the same from run to run, so it shows what a code change saves.
+#
+# Each proxy runs under callgrind twice, for N1 and N2 requests to the same backend
+# (auth-svc's health route); (I(N2) - I(N1)) / (N2 - N1) leaves out start-up and shutdown.
+# The kernel's work (the same system calls for both, see bench/README.md) is not counted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+N1="${N1:-500}" N2="${N2:-2500}"
+BACKEND_PORT=18191 PROXY_PORT=18190
+KEY="bench-api-key-0000000000000000000000000000000"
+
+need() { command -v "$1" >/dev/null 2>&1 || { say "installing $2"; apt-get install -y -qq "$2" >/dev/null; }; }
+need valgrind valgrind
+need nginx nginx-light
+
+if [ -z "${NO_BUILD:-}" ]; then
+  say "building gateway and auth-svc (release)"
+  cargo build --release --quiet -p gateway -p auth-svc
+fi
+
+work=$(mktemp -d)
+backend=""
+cleanup() {
+  [ -n "$backend" ] && kill "$backend" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY"
+export LOG_LEVEL=warn RUST_LOG=warn MONGODB_URI="mongodb://127.0.0.1:1/"
+SERVER_PORT=$BACKEND_PORT SERVER_WORKERS=2 target/release/auth-svc >"$work/auth.log" 2>&1 &
+backend=$!
+
+cat >"$work/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 16; }
+  server {
+    listen 127.0.0.1:$PROXY_PORT;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+
+# N requests over 4 keep-alive connections, each checked.
+cat >"$work/load.py" <<'PY'
+import http.client, sys
+n, port, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+conns = [http.client.HTTPConnection("127.0.0.1", port) for _ in range(4)]
+for i in range(n):
+    c = conns[i % 4]
+    c.request("GET", "/service/auth/v1/health", headers={"X-API-Key": key})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+PY
+
+wait_for() {
+  for _ in $(seq 1 150); do
+    curl -fsS -o /dev/null -H "X-API-Key: $KEY" "http://127.0.0.1:$1/service/auth/v1/health" 2>/dev/null && return
+    sleep 0.2
+  done
+  die "nothing answers on port $1"
+}
+wait_for $BACKEND_PORT
+
+# name requests command... -> total instructions of the proxy's run
+count() {
+  local name=$1 n=$2 out="$work/callgrind.$1.$2"
+  shift 2
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >"$work/$name.log" 2>&1 &
+  local pid=$!
+  wait_for $PROXY_PORT
+  python3 "$work/load.py" "$n" $PROXY_PORT "$KEY"
+  kill -INT "$pid"
+  wait "$pid" || true
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+}
+
+# The gateway's settings (nginx ignores them).
+export SERVER_PORT=$PROXY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT"
+export RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000
+
+declare -A per_request
+for name in gateway nginx; do
+  if [ "$name" = gateway ]; then cmd=(target/release/gateway); else cmd=(nginx -c "$work/nginx.conf" -p "$work"); fi
+  say "$name: $N1 and $N2 requests under callgrind"
+  a=$(count "$name" "$N1" "${cmd[@]}")
+  b=$(count "$name" "$N2" "${cmd[@]}")
+  per_request[$name]=$(((b - a) / (N2 - N1)))
+done
+
+echo
+echo "User-space instructions per proxied request (callgrind, $N1 vs $N2 requests):"
+echo "| proxy | instructions/request |"
+echo "|---|---|"
+echo "| gateway | ${per_request[gateway]} |"
+echo "| nginx | ${per_request[nginx]} |"
+awk -v g="${per_request[gateway]}" -v n="${per_request[nginx]}" \
+  'BEGIN { printf "\ngateway/nginx: %.2f\n", g / n }'
