@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 
 ROUNDS_SMALL="${ROUNDS_SMALL:-20}"   # 1 MB transfers per measurement
 ROUNDS_LARGE="${ROUNDS_LARGE:-3}"    # 100 MB transfers per measurement
@@ -18,7 +19,6 @@ export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$K
 export LOG_LEVEL=warn RUST_LOG=warn MONGODB_DATABASE=archive_bench
 export MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:$DB_PORT/}"
 
-need() { command -v "$1" >/dev/null 2>&1 || { say "installing $2"; apt-get install -y -qq "$2" >/dev/null; }; }
 need nginx nginx-light
 need curl curl
 

@@ -9,19 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 
 N1="${N1:-500}" N2="${N2:-2500}"
 BACKEND_PORT=18191 PROXY_PORT=18190
 KEY="bench-api-key-0000000000000000000000000000000"
 
-need() { command -v "$1" >/dev/null 2>&1 || { say "installing $2"; apt-get install -y -qq "$2" >/dev/null; }; }
 need valgrind valgrind
 need nginx nginx-light
 
-if [ -z "${NO_BUILD:-}" ]; then
-  say "building gateway and auth-svc (release)"
-  cargo build --release --quiet -p gateway -p auth-svc
-fi
+build_release gateway auth-svc
 
 work=$(mktemp -d)
 backend=""
@@ -32,50 +29,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY"
-export LOG_LEVEL=warn RUST_LOG=warn MONGODB_URI="mongodb://127.0.0.1:1/"
-SERVER_PORT=$BACKEND_PORT SERVER_WORKERS=2 target/release/auth-svc >"$work/auth.log" 2>&1 &
-backend=$!
+start_auth_backend $BACKEND_PORT "$work/auth.log"
+backend=$backend_pid
 
 # nginx as a plain keep-alive reverse proxy, and nginx doing the gateway's duties too (the
-# same two configurations as bench/gateway.sh).
-nginx_conf() { # file, extra http-level lines, extra location lines
-  cat >"$1" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 16; }
-  $2
-  server {
-    listen 127.0.0.1:$PROXY_PORT;
-    location /service/auth/v1/ {
-      $3
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_buffering off;
-    }
-  }
-}
-CONF
-}
-nginx_conf "$work/nginx.conf" "" ""
-nginx_conf "$work/nginx-gw.conf" \
-  "map \$http_x_api_key \$api_key_ok { default 0; \"$KEY\" 1; }
-  limit_req_zone \"\$http_x_api_key\$binary_remote_addr\" zone=clients:10m rate=1000000r/s;" \
-  "if (\$api_key_ok = 0) { return 401 '{\"error\":{\"code\":\"invalid_api_key\"}}'; }
-      limit_req zone=clients burst=1000000 nodelay;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-      proxy_set_header X-Real-IP \$remote_addr;
-      proxy_set_header X-Request-Id \$request_id;
-      add_header X-Request-Id \$request_id always;"
+# same two configurations as bench/gateway.sh), in one process like the gateway's one worker.
+single="daemon off; master_process off; worker_processes 1;"
+nginx_conf "$work/nginx.conf" "$single" "$(nginx_server $PROXY_PORT /service/auth/v1/ "")"
+nginx_conf "$work/nginx-gw.conf" "$single" "$(nginx_gw_http)
+$(nginx_server $PROXY_PORT /service/auth/v1/ "$(nginx_gw_location)")"
 
 # N requests over 4 keep-alive connections, each checked.
 cat >"$work/load.py" <<'PY'
@@ -114,6 +76,7 @@ count() {
 
 # The gateway's settings (nginx ignores them). One worker thread, like the one nginx worker:
 # with two, how often they park and wake each other varies from run to run.
+export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" LOG_LEVEL=warn
 export SERVER_PORT=$PROXY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT"
 export RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 TOKIO_WORKER_THREADS=1
 

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
@@ -19,15 +20,10 @@ ROUNDS="${ROUNDS:-2}"
 BACKEND_PORT=18181 GATEWAY_PORT=18180 NGINX_PORT=18182 NGINX_GW_PORT=18183
 KEY="bench-api-key-0000000000000000000000000000000"
 
-need() { command -v "$1" >/dev/null 2>&1 || { say "installing $2"; apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
 need nginx nginx-light
 
-# NO_BUILD=1 reuses the release binaries already in target/release.
-if [ -z "${NO_BUILD:-}" ]; then
-  say "building gateway and auth-svc (release)"
-  cargo build --release --quiet -p gateway -p auth-svc
-fi
+build_release gateway auth-svc
 
 work=$(mktemp -d)
 pids=()
@@ -39,53 +35,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY"
-export LOG_LEVEL=warn RUST_LOG=warn MONGODB_URI="mongodb://127.0.0.1:1/"
-SERVER_PORT=$BACKEND_PORT SERVER_WORKERS=2 target/release/auth-svc >"$work/auth.log" 2>&1 &
-pids+=($!)
-SERVER_PORT=$GATEWAY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 \
+start_auth_backend $BACKEND_PORT "$work/auth.log"
+pids+=("$backend_pid")
+SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" LOG_LEVEL=warn RUST_LOG=warn \
+  SERVER_PORT=$GATEWAY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 \
   RATE_LIMIT_BURST=1000000 target/release/gateway >"$work/gateway.log" 2>&1 &
 pids+=($!)
 
-cat >"$work/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_buffering off;
-    }
-  }
-  map \$http_x_api_key \$api_key_ok { default 0; "$KEY" 1; }
-  limit_req_zone "\$http_x_api_key\$binary_remote_addr" zone=clients:10m rate=1000000r/s;
-  server {
-    listen 127.0.0.1:$NGINX_GW_PORT;
-    location /service/auth/v1/ {
-      if (\$api_key_ok = 0) { return 401 '{"error":{"code":"invalid_api_key"}}'; }
-      limit_req zone=clients burst=1000000 nodelay;
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-      proxy_set_header X-Real-IP \$remote_addr;
-      proxy_set_header X-Request-Id \$request_id;
-      add_header X-Request-Id \$request_id always;
-      proxy_buffering off;
-    }
-  }
-}
-CONF
+nginx_conf "$work/nginx.conf" "worker_processes auto;" "$(nginx_gw_http)
+$(nginx_server $NGINX_PORT / "")
+$(nginx_server $NGINX_GW_PORT /service/auth/v1/ "$(nginx_gw_location)")"
 nginx -c "$work/nginx.conf" -p "$work"
 
 for port in $BACKEND_PORT $GATEWAY_PORT $NGINX_PORT $NGINX_GW_PORT; do

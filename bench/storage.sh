@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 . scripts/lib.sh
+. bench/lib.sh
 
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
@@ -28,7 +29,6 @@ PARSE_APP_ID="coglex-bench" PARSE_REST_KEY="bench-rest-key-000000000000000000000
 PARSE_MASTER_KEY="bench-master-key-0000000000000000000000"
 PARSE_DIR="$COGLEX_TOOLS_DIR/parse-bench"
 
-need() { command -v "$1" >/dev/null 2>&1 || { say "installing $2"; apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
 need node nodejs
 need npm npm
