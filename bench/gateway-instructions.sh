@@ -29,8 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_auth_backend $BACKEND_PORT "$work/auth.log"
-backend=$backend_pid
+start_service auth-svc $BACKEND_PORT "$work/auth.log"
+backend=$service_pid
 
 # nginx as a plain keep-alive reverse proxy, and nginx doing the gateway's duties too (the
 # same two configurations as bench/gateway.sh), in one process like the gateway's one worker.

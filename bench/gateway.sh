@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
-# Gateway overhead, side by side in one run: the same backend (auth-svc's health route, which
-# checks the API key and answers JSON without touching the database) measured
+# Gateway overhead, side by side in one run, on the same backend route measured
 #   1. directly,
 #   2. through our gateway (API key check, rate limiter on, metrics, forwarded headers),
 #   3. through nginx as a keep-alive reverse proxy (the reference peer the issue names),
 #   4. through nginx doing the gateway's duties too (API key check, per-client rate limit,
 #      request id, X-Forwarded-*/X-Real-IP): what the same work costs nginx.
-# wrk drives each for DURATION seconds at CONNECTIONS connections; rounds alternate the
-# targets so drift on a shared machine hits all three alike. Prints req/s, p50, p99 and the
+# BACKEND picks the route:
+#   health  (default) auth-svc's health route: checks the key, answers JSON, no database.
+#           The proxy's own cost dominates.
+#   storage a document read by id with a user's session token (storage-svc on SecantusDB):
+#           token check, ownership policy, one database read. A typical API call.
+# wrk drives each target for DURATION seconds at CONNECTIONS connections; rounds alternate the
+# targets so drift on a shared machine hits all four alike. Prints req/s, p50, p99 and the
 # ratios to direct and to nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . bench/lib.sh
 
+BACKEND="${BACKEND:-health}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
 ROUNDS="${ROUNDS:-2}"
 BACKEND_PORT=18181 GATEWAY_PORT=18180 NGINX_PORT=18182 NGINX_GW_PORT=18183
+AUTH_PORT=18184 DB_PORT=18185
 KEY="bench-api-key-0000000000000000000000000000000"
 
 need wrk wrk
 need nginx nginx-light
 
-build_release gateway auth-svc
+case $BACKEND in
+  health) build_release gateway auth-svc ;;
+  storage) build_release gateway auth-svc storage-svc; ensure_secantus ;;
+  *) die "BACKEND is health or storage, not $BACKEND" ;;
+esac
 
 work=$(mktemp -d)
 pids=()
@@ -35,32 +45,64 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_auth_backend $BACKEND_PORT "$work/auth.log"
-pids+=("$backend_pid")
-SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" LOG_LEVEL=warn RUST_LOG=warn \
-  SERVER_PORT=$GATEWAY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 \
-  RATE_LIMIT_BURST=1000000 target/release/gateway >"$work/gateway.log" 2>&1 &
+if [ "$BACKEND" = health ]; then
+  SERVICE=auth
+  start_service auth-svc $BACKEND_PORT "$work/auth.log"
+  pids+=("$service_pid")
+  AUTH_PORT=$BACKEND_PORT
+else
+  SERVICE=storage
+  mkdir -p "$work/db"
+  "$SECANTUSD_BIN" --port "$DB_PORT" --storage-path "$work/db" --cache-size 512M \
+    --log-level WARNING >"$work/db.log" 2>&1 &
+  pids+=($!)
+  export MONGODB_URI="mongodb://127.0.0.1:$DB_PORT/"
+  start_service auth-svc $AUTH_PORT "$work/auth.log"
+  pids+=("$service_pid")
+  start_service storage-svc $BACKEND_PORT "$work/storage.log"
+  pids+=("$service_pid")
+fi
+SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" \
+  ADMIN_API_KEYS="$ADMIN_KEY" LOG_LEVEL=warn RUST_LOG=warn SERVER_PORT=$GATEWAY_PORT \
+  AUTH_SVC_URL="http://127.0.0.1:$AUTH_PORT" STORAGE_SVC_URL="http://127.0.0.1:$BACKEND_PORT" \
+  RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 target/release/gateway >"$work/gateway.log" 2>&1 &
 pids+=($!)
 
 nginx_conf "$work/nginx.conf" "worker_processes auto;" "$(nginx_gw_http)
 $(nginx_server $NGINX_PORT / "")
-$(nginx_server $NGINX_GW_PORT /service/auth/v1/ "$(nginx_gw_location)")"
+$(nginx_server $NGINX_GW_PORT /service/$SERVICE/v1/ "$(nginx_gw_location)")"
 nginx -c "$work/nginx.conf" -p "$work"
 
 for port in $BACKEND_PORT $GATEWAY_PORT $NGINX_PORT $NGINX_GW_PORT; do
-  for _ in $(seq 1 100); do
-    curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$port/service/auth/v1/health" >/dev/null 2>&1 && break
-    sleep 0.1
+  for _ in $(seq 1 150); do
+    curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$port/service/$SERVICE/v1/health" >/dev/null 2>&1 && break
+    sleep 0.2
   done
 done
+
+# What wrk sends: the health route, or reads of random seeded documents as their owner.
+if [ "$BACKEND" = health ]; then
+  WRK_ARGS=() TARGET_PATH=/service/auth/v1/health
+else
+  for _ in $(seq 1 150); do
+    curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$GATEWAY_PORT/service/auth/v1/ready" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  say "seeding 400 documents through the gateway"
+  COGLEX_URL="http://127.0.0.1:$GATEWAY_PORT" API_KEY="$KEY" ADMIN_KEY="$ADMIN_KEY" \
+    python3 bench/storage/seed.py coglex "$work" 400 || die "seeding failed (logs in $work)"
+  export PATH_PREFIX=/service/storage/v1/items/ IDS_FILE="$work/coglex.ids"
+  WRK_ARGS=(-s bench/storage/get.lua -H "Authorization: Bearer $(cat "$work/coglex.token")")
+  TARGET_PATH=""
+fi
 
 # wrk's latency figures to milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.3f", v}'; }
 
 run() { # name port -> appends "name rps p50 p99" to $work/results
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "X-API-Key: $KEY" \
-    "http://127.0.0.1:$2/service/auth/v1/health")
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" \
+    -H "X-API-Key: $KEY" "http://127.0.0.1:$2$TARGET_PATH")
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
@@ -71,7 +113,8 @@ run() { # name port -> appends "name rps p50 p99" to $work/results
   printf '  %-9s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$1" "$rps" "$p50" "$p99" >&2
 }
 
-wrk -t2 -c"$CONNECTIONS" -d2s -H "X-API-Key: $KEY" "http://127.0.0.1:$GATEWAY_PORT/service/auth/v1/health" >/dev/null
+wrk -t2 -c"$CONNECTIONS" -d2s "${WRK_ARGS[@]}" -H "X-API-Key: $KEY" \
+  "http://127.0.0.1:$GATEWAY_PORT$TARGET_PATH" >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: ${DURATION}s at $CONNECTIONS connections each"
   run direct "$BACKEND_PORT"
@@ -81,7 +124,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "Averages over $ROUNDS rounds ($(nproc) cores, $CONNECTIONS connections, wrk -t2):"
+echo "Averages over $ROUNDS rounds, BACKEND=$BACKEND ($(nproc) cores, $CONNECTIONS connections, wrk -t2):"
 awk '
   { rps[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; n[$1]++ }
   END {

@@ -12,16 +12,21 @@ build_release() {
   cargo build --release --quiet "${args[@]}"
 }
 
-# start_auth_backend <port> <log>: auth-svc as the proxies' backend (its health route checks
-# the API key and answers without a database). Sets backend_pid.
-start_auth_backend() {
+ADMIN_KEY="${ADMIN_KEY:-bench-admin-key-00000000000000000000000000000}"
+
+# start_service <binary> <port> <log>: a service behind the proxies, keys $KEY and $ADMIN_KEY.
+# Its database is MONGODB_URI when set, else none (for routes that need none, like health).
+# Sets service_pid.
+start_service() {
   SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" \
-    LOG_LEVEL=warn RUST_LOG=warn MONGODB_URI="mongodb://127.0.0.1:1/" \
-    SERVER_PORT="$1" SERVER_WORKERS=2 target/release/auth-svc >"$2" 2>&1 &
-  backend_pid=$!
+    ADMIN_API_KEYS="$ADMIN_KEY" LOG_LEVEL=warn RUST_LOG=warn \
+    MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:1/}" MONGODB_DATABASE=coglex_bench \
+    SERVER_PORT="$2" SERVER_WORKERS=2 "target/release/$1" >"$3" 2>&1 &
+  service_pid=$!
 }
 
-# nginx configuration pieces for the two ways nginx is compared with the gateway.
+# nginx configuration pieces for the two ways nginx is compared with the gateway. The
+# `backend` upstream is the service measured.
 # The keep-alive proxying both share:
 nginx_proxy() {
   cat <<'CONF'
@@ -52,7 +57,7 @@ nginx_gw_location() {
 CONF
 }
 
-# nginx_conf <file> <main-context lines> <http-context lines>: nginx with auth-svc on
+# nginx_conf <file> <main-context lines> <http-context lines>: nginx with the service on
 # $BACKEND_PORT as its `backend` upstream; pid and logs go to $work.
 nginx_conf() {
   cat >"$1" <<CONF
