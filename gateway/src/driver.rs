@@ -36,7 +36,7 @@ impl Opened {
 }
 
 /// Rounds of hand-offs in one poll before the task yields to others. Also the guard against
-/// a future that keeps waking itself (tokio's cooperative budget, hyper's own yields).
+/// a future that keeps waking itself (hyper's and `FuturesUnordered`'s own yields).
 const MAX_ROUNDS: usize = 16;
 
 /// Bits of [`Shared::state`].

@@ -91,13 +91,16 @@ fn is_plain(path: &str) -> bool {
 fn is_plain_segment(segment: &[u8]) -> bool {
     segment.iter().enumerate().all(|(i, &b)| match b {
         b'\\' => false,
-        // %2e (.), %2f (/), %5c (\), %00 (NUL), either case; %25 would hide them one level down.
-        b'%' => !matches!(
-            segment
-                .get(i + 1..i + 3)
-                .map(|hex| [hex[0], hex[1].to_ascii_lowercase()]),
-            Some([b'2', b'e' | b'f' | b'5'] | [b'5', b'c'] | [b'0', b'0'])
-        ),
+        // A `%` must start a well-formed escape (a stray one could combine with what follows
+        // into an escape after one decoding: `%%32f`), and not of `.` (%2e), `/` (%2f), `\`
+        // (%5c), NUL (%00) or `%` itself (%25, which would hide the others one level down).
+        b'%' => match segment.get(i + 1..i + 3) {
+            Some(&[high, low]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => !matches!(
+                [high, low.to_ascii_lowercase()],
+                [b'2', b'e' | b'f' | b'5'] | [b'5', b'c'] | [b'0', b'0']
+            ),
+            _ => false,
+        },
         _ => true,
     })
 }
@@ -161,6 +164,10 @@ mod tests {
             "/service/auth/v1/x//",
             "/service/auth/v1/..",
             "/service/auth/v1/x%2F",
+            "/service/auth/v1/%%32f",
+            "/service/auth/v1/%2%65",
+            "/service/auth/v1/a%",
+            "/service/auth/v1/a%g1",
         ] {
             assert_eq!(resolve(path), None, "{path}");
         }

@@ -65,6 +65,7 @@ async fn unknown_and_escaping_paths_are_404_and_never_reach_a_service() {
         "/service/auth/v1/a%2fb",
         "/service/auth/v1/..%5c..%5cwin.ini",
         "/service/auth/v1/%252e%252e/",
+        "/service/auth/v1/%%32f%%32fsecret",
         "/etc/passwd",
     ] {
         let response = gateway.get(path).send().await.unwrap();
