@@ -29,6 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+bench_settings
 start_service auth-svc $BACKEND_PORT "$work/auth.log"
 backend=$service_pid
 
@@ -52,14 +53,7 @@ for i in range(n):
     assert r.status == 200, r.status
 PY
 
-wait_for() {
-  for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null -H "X-API-Key: $KEY" "http://127.0.0.1:$1/service/auth/v1/health" 2>/dev/null && return
-    sleep 0.2
-  done
-  die "nothing answers on port $1"
-}
-wait_for $BACKEND_PORT
+wait_healthy $BACKEND_PORT auth
 
 # name requests command... -> total instructions of the proxy's run
 count() {
@@ -67,7 +61,7 @@ count() {
   shift 2
   valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >"$work/$name.log" 2>&1 &
   local pid=$!
-  wait_for $PROXY_PORT
+  wait_healthy $PROXY_PORT auth
   python3 "$work/load.py" "$n" $PROXY_PORT "$KEY"
   kill -INT "$pid"
   wait "$pid" || true
@@ -76,7 +70,6 @@ count() {
 
 # The gateway's settings (nginx ignores them). One worker thread, like the one nginx worker:
 # with two, how often they park and wake each other varies from run to run.
-export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" LOG_LEVEL=warn
 export SERVER_PORT=$PROXY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT"
 export RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 TOKIO_WORKER_THREADS=1
 

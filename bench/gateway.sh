@@ -45,6 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+bench_settings
 if [ "$BACKEND" = health ]; then
   SERVICE=auth
   start_service auth-svc $BACKEND_PORT "$work/auth.log"
@@ -62,10 +63,9 @@ else
   start_service storage-svc $BACKEND_PORT "$work/storage.log"
   pids+=("$service_pid")
 fi
-SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" \
-  ADMIN_API_KEYS="$ADMIN_KEY" LOG_LEVEL=warn RUST_LOG=warn SERVER_PORT=$GATEWAY_PORT \
-  AUTH_SVC_URL="http://127.0.0.1:$AUTH_PORT" STORAGE_SVC_URL="http://127.0.0.1:$BACKEND_PORT" \
-  RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 target/release/gateway >"$work/gateway.log" 2>&1 &
+SERVER_PORT=$GATEWAY_PORT AUTH_SVC_URL="http://127.0.0.1:$AUTH_PORT" \
+  STORAGE_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 \
+  target/release/gateway >"$work/gateway.log" 2>&1 &
 pids+=($!)
 
 nginx_conf "$work/nginx.conf" "worker_processes auto;" "$(nginx_gw_http)
@@ -74,20 +74,14 @@ $(nginx_server $NGINX_GW_PORT /service/$SERVICE/v1/ "$(nginx_gw_location)")"
 nginx -c "$work/nginx.conf" -p "$work"
 
 for port in $BACKEND_PORT $GATEWAY_PORT $NGINX_PORT $NGINX_GW_PORT; do
-  for _ in $(seq 1 150); do
-    curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$port/service/$SERVICE/v1/health" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
+  wait_healthy "$port" $SERVICE
 done
 
 # What wrk sends: the health route, or reads of random seeded documents as their owner.
 if [ "$BACKEND" = health ]; then
   WRK_ARGS=() TARGET_PATH=/service/auth/v1/health
 else
-  for _ in $(seq 1 150); do
-    curl -fsS -H "X-API-Key: $KEY" "http://127.0.0.1:$GATEWAY_PORT/service/auth/v1/ready" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
+  wait_healthy $GATEWAY_PORT auth ready
   say "seeding 400 documents through the gateway"
   COGLEX_URL="http://127.0.0.1:$GATEWAY_PORT" API_KEY="$KEY" ADMIN_KEY="$ADMIN_KEY" \
     python3 bench/storage/seed.py coglex "$work" 400 || die "seeding failed (logs in $work)"

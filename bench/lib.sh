@@ -14,15 +14,31 @@ build_release() {
 
 ADMIN_KEY="${ADMIN_KEY:-bench-admin-key-00000000000000000000000000000}"
 
-# start_service <binary> <port> <log>: a service behind the proxies, keys $KEY and $ADMIN_KEY.
+# bench_settings: exports what the services and the gateway share here (test secret, $KEY
+# and $ADMIN_KEY, quiet logs, the database name).
+bench_settings() {
+  export SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY"
+  export ADMIN_API_KEYS="$ADMIN_KEY" LOG_LEVEL=warn RUST_LOG=warn MONGODB_DATABASE=coglex_bench
+}
+
+# start_service <binary> <port> <log>: a service behind the proxies (after bench_settings).
 # Its database is MONGODB_URI when set, else none (for routes that need none, like health).
 # Sets service_pid.
 start_service() {
-  SERVER_SECRET="bench-server-secret-000000000000000000000000" API_KEYS="$KEY" \
-    ADMIN_API_KEYS="$ADMIN_KEY" LOG_LEVEL=warn RUST_LOG=warn \
-    MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:1/}" MONGODB_DATABASE=coglex_bench \
-    SERVER_PORT="$2" SERVER_WORKERS=2 "target/release/$1" >"$3" 2>&1 &
+  MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:1/}" SERVER_PORT="$2" SERVER_WORKERS=2 \
+    "target/release/$1" >"$3" 2>&1 &
   service_pid=$!
+}
+
+# wait_healthy <port> <service> [probe]: until that port answers the service's `health` (or
+# the given probe, e.g. `ready`) with $KEY, for at most 30 s.
+wait_healthy() {
+  local url="http://127.0.0.1:$1/service/$2/v1/${3:-health}"
+  for _ in $(seq 1 150); do
+    curl -fsS -o /dev/null -H "X-API-Key: $KEY" "$url" 2>/dev/null && return
+    sleep 0.2
+  done
+  die "nothing answers $url"
 }
 
 # nginx configuration pieces for the two ways nginx is compared with the gateway. The

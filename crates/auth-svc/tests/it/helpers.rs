@@ -101,6 +101,11 @@ pub async fn get_profile(app: &TestApp, key: &str, token: &str) -> Response {
         .expect("auth-svc answers")
 }
 
+/// The status of a profile read with `token`: whether that session still works.
+pub async fn profile_status(app: &TestApp, key: &str, token: &str) -> reqwest::StatusCode {
+    get_profile(app, key, token).await.status()
+}
+
 pub async fn patch_profile(app: &TestApp, key: &str, token: &str, update: Value) -> Response {
     app.request(Method::PATCH, &format!("{BASE}/{key}"))
         .bearer_auth(token)

@@ -147,9 +147,7 @@ async fn a_google_sign_in_returns_the_profile_and_a_working_session() {
     assert_eq!(body["identifier"], "google-uid-1");
     assert_eq!(body["provider"], "google");
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&body))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&body)).await,
         200
     );
 }

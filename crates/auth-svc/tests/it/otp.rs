@@ -84,9 +84,7 @@ async fn a_mailed_code_verifies_and_signs_the_user_in() {
     assert_eq!(verified["user"]["_key"], "ada@example.com");
     assert!(verified["user"].get("_password").is_none(), "{verified}");
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&verified))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&verified)).await,
         200
     );
 }

@@ -20,9 +20,7 @@ async fn a_refresh_token_gives_a_new_working_pair() {
     assert_eq!(renewed["token_type"], "Bearer");
     assert_ne!(refresh_token(&renewed), refresh_token(&session));
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&renewed))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&renewed)).await,
         200
     );
     assert_eq!(refresh(&app, refresh_token(&renewed)).await.status(), 200);
@@ -51,9 +49,7 @@ async fn reusing_a_rotated_refresh_token_ends_the_whole_session() {
         "the family lives on"
     );
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&renewed))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&renewed)).await,
         401
     );
 }
@@ -66,9 +62,7 @@ async fn reuse_detection_leaves_the_users_other_sessions_alone() {
     refresh(&app, refresh_token(&phone)).await;
     refresh(&app, refresh_token(&phone)).await;
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&laptop))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&laptop)).await,
         200
     );
 }
@@ -113,9 +107,7 @@ async fn sign_out_stops_the_access_token_at_once() {
     let app = spawn().await;
     let session = new_session(&app, "ada@example.com").await;
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&session))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&session)).await,
         200
     );
     let response = sign_out(&app, token(&session), None).await;
@@ -141,9 +133,7 @@ async fn sign_out_ends_only_the_current_session() {
     let laptop = another_session(&app, "ada@example.com").await;
     sign_out(&app, token(&phone), Some(json!({}))).await;
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&laptop))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&laptop)).await,
         200
     );
 }
@@ -157,16 +147,12 @@ async fn sign_out_with_all_ends_every_session_of_the_user() {
     let response = sign_out(&app, token(&phone), Some(json!({ "all": true }))).await;
     assert_eq!(json(response).await["signed_out"], 2);
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&laptop))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&laptop)).await,
         401
     );
     assert_eq!(refresh(&app, refresh_token(&laptop)).await.status(), 401);
     assert_eq!(
-        get_profile(&app, "grace@example.com", token(&other_user))
-            .await
-            .status(),
+        profile_status(&app, "grace@example.com", token(&other_user)).await,
         200
     );
 }
@@ -186,9 +172,7 @@ async fn a_malformed_sign_out_body_is_400_and_ends_nothing() {
     let response = sign_out(&app, token(&session), Some(json!({ "all": "yes" }))).await;
     assert_eq!(response.status(), 400);
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&session))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&session)).await,
         200
     );
 }
@@ -205,17 +189,13 @@ async fn a_signed_out_session_stops_working_on_another_replica_within_its_cache_
     .await;
     let session = new_session(&app, "ada@example.com").await;
     assert_eq!(
-        get_profile(&replica, "ada@example.com", token(&session))
-            .await
-            .status(),
+        profile_status(&replica, "ada@example.com", token(&session)).await,
         200
     );
     sign_out(&app, token(&session), None).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        get_profile(&replica, "ada@example.com", token(&session))
-            .await
-            .status(),
+        profile_status(&replica, "ada@example.com", token(&session)).await,
         401
     );
 }
@@ -229,9 +209,7 @@ async fn a_null_sign_out_body_ends_only_this_session() {
     assert_eq!(response.status(), 200);
     assert_eq!(json(response).await["signed_out"], 1);
     assert_eq!(
-        get_profile(&app, "ada@example.com", token(&laptop))
-            .await
-            .status(),
+        profile_status(&app, "ada@example.com", token(&laptop)).await,
         200
     );
 }
