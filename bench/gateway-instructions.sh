@@ -68,10 +68,10 @@ count() {
   awk '/^(summary|totals):/ {print $2; exit}' "$out"
 }
 
-# The gateway's settings (nginx ignores them). One worker thread, like the one nginx worker:
-# with two, how often they park and wake each other varies from run to run.
+# The gateway's settings (nginx ignores them). One event loop, like the one nginx worker:
+# with two, how the four connections split between them varies from run to run.
 export SERVER_PORT=$PROXY_PORT AUTH_SVC_URL="http://127.0.0.1:$BACKEND_PORT"
-export RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 TOKIO_WORKER_THREADS=1
+export RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 SERVER_WORKERS=1
 
 declare -A per_request
 for name in gateway nginx nginx-gw; do

@@ -1,5 +1,6 @@
-//! Accepting connections: HTTP/1.1 per connection (no h2c, no upgrades), a header read timeout
-//! against slowloris, and graceful shutdown that stops accepting and drains open connections.
+//! Accepting connections: one event loop per core, each with its own listener on the shared
+//! port; HTTP/1.1 per connection (no h2c, no upgrades), a header read timeout against
+//! slowloris, and graceful shutdown that stops accepting and drains open connections.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::GatewaySettings;
 use crate::driver;
@@ -26,10 +27,15 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// How often idle clients' rate-limit state is dropped.
 const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
+/// Connections waiting to be accepted, per event loop.
+const ACCEPT_BACKLOG: u32 = 1024;
+
 /// A bound gateway, ready to serve.
 pub struct Gateway {
-    listener: TcpListener,
+    /// The first event loop's listener; the others bind the same address (`SO_REUSEPORT`).
+    listener: std::net::TcpListener,
     proxy: Arc<Proxy>,
+    event_loops: usize,
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -41,14 +47,21 @@ impl Gateway {
         let keys: ApiKeySettings = source.get()?;
         let settings: GatewaySettings = source.get()?;
         let proxy = Proxy::new(&settings, &keys)?;
-        let listener = TcpListener::bind((
+        let address = tokio::net::lookup_host((
             server.server_host.as_str(),
             server.server_port.unwrap_or(DEFAULT_PORT),
         ))
-        .await?;
+        .await?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("SERVER_HOST resolves to no address"))?;
+        let event_loops = match server.server_workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
         Ok(Self {
-            listener,
+            listener: bind(address)?,
             proxy: Arc::new(proxy),
+            event_loops,
             header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
             shutdown_timeout: Duration::from_secs(server.shutdown_timeout_secs),
         })
@@ -75,18 +88,90 @@ impl Gateway {
     }
 
     /// Serves until `stop` completes, then drains open connections for the shutdown timeout.
+    ///
+    /// Like nginx's workers, each event loop is a thread with its own runtime and listener, and
+    /// a connection stays on the loop that accepted it, with the service connections it opens:
+    /// no work stealing, no wake-ups across threads.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        let address = self.local_addr();
+        let mut listeners = vec![self.listener];
+        for _ in 1..self.event_loops {
+            listeners.push(bind(address)?);
+        }
+        // Dropped (so every loop stops) also when this future is dropped mid-way.
+        let (stopping, stop_loops) = tokio::sync::watch::channel(());
+        let mut stopped = Vec::new();
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let event_loop = EventLoop {
+                proxy: Arc::clone(&self.proxy),
+                header_read_timeout: self.header_read_timeout,
+                shutdown_timeout: self.shutdown_timeout,
+            };
+            let mut stop = stop_loops.clone();
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            std::thread::Builder::new()
+                .name(format!("gateway-loop-{index}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match runtime {
+                        Ok(runtime) => runtime.block_on(event_loop.run(listener, async move {
+                            let _ = stop.changed().await;
+                        })),
+                        Err(error) => tracing::error!(%error, "event loop did not start"),
+                    }
+                    drop(done);
+                })?;
+            stopped.push(finished);
+        }
+        let forget = tokio::spawn(forget_idle_clients(Arc::clone(&self.proxy)));
+        stop.await;
+        drop(stopping);
+        for finished in stopped {
+            let _ = finished.await;
+        }
+        forget.abort();
+        Ok(())
+    }
+}
+
+/// A listening socket on `address` that other event loops may bind too.
+fn bind(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)?.into_std()
+}
+
+/// One event loop: accepts on its own listener and serves what it accepted.
+struct EventLoop {
+    proxy: Arc<Proxy>,
+    header_read_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl EventLoop {
+    async fn run(self, listener: std::net::TcpListener, stop: impl Future<Output = ()>) {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(error) => return tracing::error!(%error, "event loop cannot listen"),
+        };
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
             .keep_alive(true);
         let graceful = GracefulShutdown::new();
-        let forget = tokio::spawn(forget_idle_clients(Arc::clone(&self.proxy)));
         tokio::pin!(stop);
         loop {
             let (stream, peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
+                accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -114,15 +199,13 @@ impl Gateway {
                 }
             });
         }
-        drop(self.listener);
-        forget.abort();
+        drop(listener);
         if tokio::time::timeout(self.shutdown_timeout, graceful.shutdown())
             .await
             .is_err()
         {
             tracing::warn!("connections still open after the shutdown timeout; closing them");
         }
-        Ok(())
     }
 }
 

@@ -23,6 +23,11 @@ impl TestGateway {
         self.http.post(self.url(path)).header("X-API-Key", API_KEY)
     }
 
+    /// Stops the gateway as SIGTERM would; returns its address.
+    pub fn stop(self) -> String {
+        self.address
+    }
+
     pub fn host_port(&self) -> &str {
         self.address.trim_start_matches("http://")
     }

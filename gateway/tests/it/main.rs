@@ -9,5 +9,6 @@ mod limits;
 mod proxying;
 mod routing;
 mod services;
+mod shutdown;
 mod streaming;
 mod upstream_failures;
