@@ -21,14 +21,20 @@ use coglex_common::ApiError;
 /// A blob's bytes, as they are read.
 pub type BlobStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
+/// Ids of blobs, complete or partial (a blob id may come more than once).
+pub type BlobIds<'a> = BoxStream<'a, Result<ObjectId, ApiError>>;
+
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Starts a new blob stored under `id`.
     async fn create(&self, id: ObjectId) -> Result<Box<dyn BlobWriter>, ApiError>;
     /// Streams bytes `range` (end exclusive, within the blob) of blob `id`.
     async fn read(&self, id: ObjectId, range: Range<u64>) -> Result<BlobStream, ApiError>;
-    /// Removes blob `id`; a blob that is already gone is not an error.
+    /// Removes blob `id`, complete or partial; a blob that is already gone is not an error.
     async fn delete(&self, id: ObjectId) -> Result<(), ApiError>;
+    /// Every blob, complete or partial, whose id lies in `ids` (ids grow with time, so this
+    /// is every blob started in that time).
+    fn ids_in(&self, ids: Range<ObjectId>) -> BlobIds<'_>;
 }
 
 #[async_trait]

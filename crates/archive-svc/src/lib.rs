@@ -12,9 +12,11 @@ mod range;
 mod record;
 mod routes;
 mod settings;
+mod sweep;
 mod upload;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use coglex_common::config::{ConfigError, ConfigSource, CoreSettings};
 use coglex_common::web::{Application, Core, ServiceDef};
@@ -73,15 +75,23 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
             tracing::warn!(error = %e, "could not create the archive owner index");
         }
     });
+    let sweeper = sweep::Sweeper {
+        blobs: Arc::clone(&blobs),
+        records: records.clone(),
+        after: settings.sweep_after(),
+        every: Duration::from_secs(settings.archive_sweep_every_secs),
+    };
     let state = ArchiveState {
         max_json_bytes: core.settings.server.max_json_bytes,
         settings,
         blobs,
         records,
     };
-    Ok(Application::bind(
+    let app = Application::bind(
         core,
         ServiceDef::new(NAME, state, routes::configure),
         DEFAULT_PORT,
-    )?)
+    )?;
+    tokio::spawn(sweeper.run());
+    Ok(app)
 }

@@ -2,6 +2,7 @@
 //! same sources and validated once at start-up.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use coglex_common::config::{comma_list, ConfigError};
 use serde::Deserialize;
@@ -55,6 +56,21 @@ pub struct Settings {
     /// Bytes each user may store in total; 0 turns the quota off (`ARCHIVE_QUOTA_BYTES`).
     #[serde(default)]
     pub archive_quota_bytes: u64,
+    /// Age in seconds after which a blob without a record counts as left behind by a crash
+    /// and is removed (`ARCHIVE_SWEEP_AFTER_SECS`). An upload must finish within half of it.
+    #[serde(default = "default_sweep_after_secs")]
+    pub archive_sweep_after_secs: u64,
+    /// Seconds between two looks for such blobs (`ARCHIVE_SWEEP_EVERY_SECS`).
+    #[serde(default = "default_sweep_every_secs")]
+    pub archive_sweep_every_secs: u64,
+}
+
+fn default_sweep_after_secs() -> u64 {
+    24 * 60 * 60
+}
+
+fn default_sweep_every_secs() -> u64 {
+    10 * 60
 }
 
 fn default_collection() -> String {
@@ -98,6 +114,12 @@ impl Settings {
                 "ARCHIVE_GRIDFS_BUCKET must not be empty".into(),
             ));
         }
+        if self.archive_sweep_after_secs < 2 || self.archive_sweep_every_secs == 0 {
+            return Err(ConfigError(
+                "ARCHIVE_SWEEP_AFTER_SECS must be at least 2 and ARCHIVE_SWEEP_EVERY_SECS positive"
+                    .into(),
+            ));
+        }
         if self.archive_allowed_types.is_empty() {
             return Err(ConfigError(
                 "ARCHIVE_ALLOWED_TYPES must list at least one type".into(),
@@ -115,6 +137,11 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Age after which a blob without a record is a crash's leftover.
+    pub fn sweep_after(&self) -> Duration {
+        Duration::from_secs(self.archive_sweep_after_secs)
     }
 
     /// Whether a detected type may be stored.
@@ -143,6 +170,7 @@ mod tests {
         assert_eq!(settings.archive_backend, Backend::Gridfs);
         assert!(settings.allows("image/png") && !settings.allows("text/html"));
         assert_eq!(settings.archive_quota_bytes, 0);
+        assert_eq!(settings.archive_sweep_after_secs, 86_400);
     }
 
     #[test]
@@ -160,5 +188,10 @@ mod tests {
         assert!(backend.to_string().contains("ARCHIVE_BACKEND"), "{backend}");
         let kind = settings(&[("ARCHIVE_ALLOWED_TYPES", "png")]).unwrap_err();
         assert!(kind.to_string().contains("ARCHIVE_ALLOWED_TYPES"), "{kind}");
+        let sweep = settings(&[("ARCHIVE_SWEEP_AFTER_SECS", "1")]).unwrap_err();
+        assert!(
+            sweep.to_string().contains("ARCHIVE_SWEEP_AFTER_SECS"),
+            "{sweep}"
+        );
     }
 }

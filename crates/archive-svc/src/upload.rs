@@ -2,6 +2,7 @@
 //! optional `metadata` JSON field, read as a stream. The type is decided from the first bytes,
 //! before anything is stored; the size limit is enforced as bytes arrive; whatever fails
 //! after the blob was started removes it again, so no chunk, file or record is left behind.
+//! An upload must finish within half of `ARCHIVE_SWEEP_AFTER_SECS` ([`sweep::check_age`]).
 
 use actix_multipart::Field;
 use actix_web::http::header::Charset;
@@ -16,6 +17,7 @@ use crate::detect::{self, SNIFF_BYTES};
 use crate::disposition::sanitise_filename;
 use crate::form::Form;
 use crate::record::FileRecord;
+use crate::sweep;
 use crate::ArchiveState;
 
 /// How many bytes this upload may have, and why.
@@ -71,6 +73,10 @@ pub async fn receive(
             sha256: stored.sha256.clone(),
             metadata: metadata.unwrap_or_default(),
         })
+    });
+    let record = record.and_then(|record| {
+        sweep::check_age(record.id, state.settings.sweep_after())?;
+        Ok(record)
     });
     let result = match record {
         Ok(record) => state
@@ -195,7 +201,8 @@ async fn store_file(
         size,
         ..
     } = sink;
-    match copied {
+    // Not committed when too old: the sweeper may have taken the blob for a leftover.
+    match copied.and_then(|()| sweep::check_age(id, state.settings.sweep_after())) {
         Ok(()) => writer.commit().await?,
         Err(e) => {
             writer.abort().await;

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::{AsyncWriteExt, StreamExt};
+use futures_util::{AsyncWriteExt, StreamExt, TryStreamExt};
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::error::{ErrorKind, GridFsErrorKind};
 use mongodb::gridfs::{GridFsBucket, GridFsUploadStream};
@@ -15,7 +15,7 @@ use mongodb::{Collection, Database};
 
 use coglex_common::ApiError;
 
-use super::{io_error, BlobStore, BlobStream, BlobWriter};
+use super::{io_error, BlobIds, BlobStore, BlobStream, BlobWriter};
 
 /// Chunks fetched per round trip while reading: a few MB in memory at most.
 const CHUNKS_PER_BATCH: u32 = 4;
@@ -126,6 +126,40 @@ impl BlobStore for GridFs {
             Err(e) => Err(e.into()),
         }
     }
+
+    fn ids_in(&self, ids: Range<ObjectId>) -> BlobIds<'_> {
+        let range = doc! { "$gte": ids.start, "$lt": ids.end };
+        // Complete blobs have a files document; partial ones (the upload never closed) only
+        // chunks, always starting with chunk 0.
+        let complete = ids_of(
+            self.files
+                .find(doc! { "_id": range.clone() })
+                .projection(doc! { "_id": 1 }),
+            "_id",
+        );
+        let partial = ids_of(
+            self.chunks
+                .find(doc! { "files_id": range, "n": 0 })
+                .projection(doc! { "files_id": 1 }),
+            "files_id",
+        );
+        complete.chain(partial).boxed()
+    }
+}
+
+/// The ObjectIds in field `key` of what `find` returns.
+fn ids_of<'a>(find: mongodb::action::Find<'a, Document>, key: &'static str) -> BlobIds<'a> {
+    futures_util::stream::once(async move { find.await })
+        .map_ok(move |cursor| {
+            cursor.map(move |found| {
+                found?.get_object_id(key).map_err(|e| {
+                    ApiError::internal(anyhow::Error::new(e).context("a GridFS id is no ObjectId"))
+                })
+            })
+        })
+        .map_err(ApiError::from)
+        .try_flatten()
+        .boxed()
 }
 
 fn to_i64(n: u64) -> i64 {

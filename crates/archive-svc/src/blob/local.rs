@@ -1,7 +1,9 @@
 //! Blobs as files in one directory (`ARCHIVE_LOCAL_DIR`), named by their hex id. A blob is
 //! written to `<id>.part` and renamed to `<id>` when complete, so a reader never sees half a
-//! file and a failed upload leaves only a `.part` that is removed at once.
+//! file and a failed upload leaves only a `.part` that is removed at once (or, after a crash,
+//! by [`crate::sweep`]).
 
+use std::ffi::OsStr;
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use coglex_common::ApiError;
 
-use super::{io_error, BlobStore, BlobStream, BlobWriter};
+use super::{io_error, BlobIds, BlobStore, BlobStream, BlobWriter};
 
 /// Bytes read from disk per chunk of a download.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -36,6 +38,19 @@ impl LocalDir {
     fn path(&self, id: ObjectId) -> PathBuf {
         self.dir.join(id.to_hex())
     }
+}
+
+/// The id a file of the directory is named by: `<hex id>` or `<hex id>.part`.
+fn blob_id(name: &OsStr) -> Option<ObjectId> {
+    let name = name.to_str()?;
+    ObjectId::parse_str(name.strip_suffix(".part").unwrap_or(name)).ok()
+}
+
+/// Where a listing of the directory is.
+enum Listing {
+    Start(PathBuf),
+    Reading(tokio::fs::ReadDir),
+    Done,
 }
 
 #[async_trait]
@@ -89,12 +104,44 @@ impl BlobStore for LocalDir {
     }
 
     async fn delete(&self, id: ObjectId) -> Result<(), ApiError> {
-        match tokio::fs::remove_file(self.path(id)).await {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(io_error("deleting a stored file", e))
+        let done = self.path(id);
+        for path in [done.with_extension("part"), done] {
+            match tokio::fs::remove_file(path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_error("deleting a stored file", e))
+                }
+                _ => {}
             }
-            _ => Ok(()),
         }
+        Ok(())
+    }
+
+    fn ids_in(&self, ids: Range<ObjectId>) -> BlobIds<'_> {
+        let names =
+            futures_util::stream::unfold(Listing::Start(self.dir.clone()), |listing| async move {
+                let mut entries = match listing {
+                    Listing::Start(dir) => match tokio::fs::read_dir(dir).await {
+                        Ok(entries) => entries,
+                        Err(e) => return Some((Err(e), Listing::Done)),
+                    },
+                    Listing::Reading(entries) => entries,
+                    Listing::Done => return None,
+                };
+                match entries.next_entry().await {
+                    Ok(Some(entry)) => Some((Ok(entry.file_name()), Listing::Reading(entries))),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(e), Listing::Done)),
+                }
+            });
+        names
+            .filter_map(move |name| {
+                let id = match name {
+                    Ok(name) => blob_id(&name).filter(|id| ids.contains(id)).map(Ok),
+                    Err(e) => Some(Err(io_error("listing stored files", e))),
+                };
+                std::future::ready(id)
+            })
+            .boxed()
     }
 }
 
@@ -137,8 +184,11 @@ impl BlobWriter for LocalWriter {
 
     async fn abort(mut self: Box<Self>) {
         drop(self.file.take());
-        if let Err(e) = tokio::fs::remove_file(&self.partial).await {
-            tracing::error!(error = %e, "could not remove the file of an aborted upload");
+        match tokio::fs::remove_file(&self.partial).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::error!(error = %e, "could not remove the file of an aborted upload");
+            }
+            _ => {}
         }
     }
 }

@@ -13,4 +13,5 @@ mod openapi;
 mod ownership;
 mod ranges;
 mod round_trip;
+mod sweep;
 mod validation;

@@ -1,0 +1,127 @@
+//! Removes what a crash leaves behind. An upload stores its blob first and records it last,
+//! and removes the blob itself when anything fails; only a process that dies in between (or
+//! while deleting a file) leaves a blob, complete or partial, without a record.
+//!
+//! Blob ids are ObjectIds made when an upload starts, so a blob's id tells its age. A blob
+//! older than `ARCHIVE_SWEEP_AFTER_SECS` without a record is such a leftover: uploads still
+//! running are younger, because [`check_age`] refuses an upload once it is half that old.
+//! Each replica looks at every blob once when it starts, then every
+//! `ARCHIVE_SWEEP_EVERY_SECS` at the blobs that have come of age since.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{StreamExt, TryStreamExt};
+use mongodb::bson::{doc, oid::ObjectId, Document};
+use mongodb::Collection;
+
+use coglex_common::{ApiError, ErrorCode};
+
+use crate::blob::BlobStore;
+use crate::record::FileRecord;
+
+/// Blob ids checked against the records per query.
+const BATCH: usize = 256;
+
+/// How far each look goes back before where the previous one ended: covers replicas whose
+/// clocks run behind.
+const OVERLAP: Duration = Duration::from_secs(60 * 60);
+
+pub struct Sweeper {
+    pub blobs: Arc<dyn BlobStore>,
+    pub records: Collection<FileRecord>,
+    pub after: Duration,
+    pub every: Duration,
+}
+
+impl Sweeper {
+    /// Sweeps forever; a failed look is retried from the same place.
+    pub async fn run(self) {
+        let mut from = ObjectId::from_bytes([0; 12]);
+        loop {
+            let until = SystemTime::now() - self.after;
+            match self.sweep(from..id_at(until)).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed blobs left behind by a crash"),
+                Err(e) => tracing::warn!(error = %e, "could not look for blobs left behind"),
+            }
+            from = id_at(until - OVERLAP);
+            tokio::time::sleep(self.every).await;
+        }
+    }
+
+    /// Removes the blobs in `ids` that have no record; returns how many.
+    pub async fn sweep(&self, ids: Range<ObjectId>) -> Result<usize, ApiError> {
+        let records = self.records.clone_with_type::<Document>();
+        let mut removed = 0;
+        let mut batches = self.blobs.ids_in(ids).chunks(BATCH);
+        while let Some(batch) = batches.next().await {
+            let batch: HashSet<ObjectId> = batch.into_iter().collect::<Result<_, _>>()?;
+            let ids: Vec<ObjectId> = batch.iter().copied().collect();
+            let recorded: HashSet<ObjectId> = records
+                .find(doc! { "_id": { "$in": ids } })
+                .projection(doc! { "_id": 1 })
+                .await?
+                .map_ok(|found| found.get_object_id("_id").ok())
+                .try_filter_map(|id| std::future::ready(Ok(id)))
+                .try_collect()
+                .await?;
+            for id in batch.difference(&recorded) {
+                self.blobs.delete(*id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The smallest ObjectId made at `time`.
+fn id_at(time: SystemTime) -> ObjectId {
+    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut bytes = [0; 12];
+    bytes[..4].copy_from_slice(&u32::try_from(seconds).unwrap_or(u32::MAX).to_be_bytes());
+    ObjectId::from_bytes(bytes)
+}
+
+/// Refuses an upload (408) that has run for half of `after` or more: the sweeper may take its
+/// blob for a leftover at `after`, and the other half leaves its record time to be written.
+pub fn check_age(id: ObjectId, after: Duration) -> Result<(), ApiError> {
+    let age = SystemTime::now()
+        .duration_since(id.timestamp().to_system_time())
+        .unwrap_or(Duration::ZERO);
+    if age >= after / 2 {
+        return Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the upload took longer than {} seconds",
+                (after / 2).as_secs()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_made_at_a_time_sort_between_the_bounds_of_that_second() {
+        let now = SystemTime::now();
+        let id = ObjectId::new();
+        assert!(id_at(now - Duration::from_secs(1)) < id);
+        assert!(id < id_at(now + Duration::from_secs(2)));
+        assert_eq!(id_at(UNIX_EPOCH), ObjectId::from_bytes([0; 12]));
+    }
+
+    #[test]
+    fn an_upload_is_refused_from_half_the_sweep_age() {
+        let after = Duration::from_secs(600);
+        assert!(check_age(ObjectId::new(), after).is_ok());
+        let old = id_at(SystemTime::now() - Duration::from_secs(301));
+        let refused = check_age(old, after).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::RequestTimeout);
+    }
+}
