@@ -8,6 +8,7 @@ mod blob;
 mod detect;
 mod disposition;
 mod form;
+mod quota;
 mod range;
 mod record;
 mod routes;

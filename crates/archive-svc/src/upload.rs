@@ -6,7 +6,7 @@
 
 use actix_multipart::Field;
 use actix_web::http::header::Charset;
-use mongodb::bson::{oid::ObjectId, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -16,6 +16,7 @@ use crate::blob::BlobWriter;
 use crate::detect::{self, SNIFF_BYTES};
 use crate::disposition::sanitise_filename;
 use crate::form::Form;
+use crate::quota;
 use crate::record::FileRecord;
 use crate::sweep;
 use crate::ArchiveState;
@@ -30,12 +31,13 @@ pub struct Allowance {
 
 impl Allowance {
     fn exceeded(&self, max_content_length: u64) -> ApiError {
-        let message = if self.by_quota {
-            "this upload would exceed your storage quota".to_owned()
-        } else {
-            format!("the file is larger than {max_content_length} bytes")
-        };
-        ApiError::new(ErrorCode::PayloadTooLarge, message)
+        if self.by_quota {
+            return quota::exceeded();
+        }
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the file is larger than {max_content_length} bytes"),
+        )
     }
 }
 
@@ -79,12 +81,7 @@ pub async fn receive(
         Ok(record)
     });
     let result = match record {
-        Ok(record) => state
-            .records
-            .insert_one(&record)
-            .await
-            .map(|_| record)
-            .map_err(ApiError::from),
+        Ok(record) => record_within_quota(state, record).await,
         Err(e) => Err(e),
     };
     if result.is_err() {
@@ -93,6 +90,26 @@ pub async fn receive(
         }
     }
     result
+}
+
+/// Writes the record, then confirms the quota, which uploads running beside this one may
+/// have used up meanwhile; a record over it is removed again (and the caller removes the blob).
+async fn record_within_quota(
+    state: &ArchiveState,
+    record: FileRecord,
+) -> Result<FileRecord, ApiError> {
+    state.records.insert_one(&record).await?;
+    let Err(refusal) = quota::confirm(state, &record.owner).await else {
+        return Ok(record);
+    };
+    match state.records.delete_one(doc! { "_id": record.id }).await {
+        Ok(_) => Err(refusal),
+        Err(e) => {
+            // A record without its blob would be a broken file: keep both, over the quota.
+            tracing::error!(error = %e, file = %record.id, "could not withdraw an upload over the quota");
+            Ok(record)
+        }
+    }
 }
 
 async fn remove_blob(state: &ArchiveState, id: ObjectId) {

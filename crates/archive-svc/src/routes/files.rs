@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{StreamExt, TryStreamExt};
-use mongodb::bson::{doc, oid::ObjectId, Bson};
+use mongodb::bson::{doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,9 +16,10 @@ use coglex_common::{ApiError, ErrorCode};
 use crate::detect::is_active;
 use crate::disposition::attachment;
 use crate::form::Form;
+use crate::quota;
 use crate::range::{self, Requested};
-use crate::record::{self, FileRecord, FileView, OWNER};
-use crate::upload::{self, Allowance};
+use crate::record::{self, FileRecord, FileView};
+use crate::upload;
 use crate::ArchiveState;
 
 /// Default and largest number of records one list answer carries.
@@ -220,43 +221,10 @@ pub async fn upload_file(
             format!("the file is larger than {max} bytes"),
         ));
     }
-    let allowance = allowance(&state, &user.user_id).await?;
+    let allowance = quota::allowance(&state, &user.user_id).await?;
     let form = Form::new(req.headers(), payload);
     let record = upload::receive(&state, form, &user.user_id, allowance).await?;
     Ok(HttpResponse::Created().json(record.to_json()))
-}
-
-/// `MAX_CONTENT_LENGTH`, or less when the user's quota has less room left.
-async fn allowance(state: &ArchiveState, owner: &str) -> Result<Allowance, ApiError> {
-    let max = state.settings.max_content_length;
-    let quota = state.settings.archive_quota_bytes;
-    if quota == 0 {
-        return Ok(Allowance {
-            bytes: max,
-            by_quota: false,
-        });
-    }
-    let mut totals = state
-        .records
-        .aggregate([
-            doc! { "$match": { OWNER: owner } },
-            doc! { "$group": { "_id": Bson::Null, "total": { "$sum": "$size" } } },
-        ])
-        .await?;
-    let used = match totals.try_next().await? {
-        Some(total) => match total.get("total") {
-            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
-            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
-            Some(Bson::Double(n)) => *n as u64,
-            _ => 0,
-        },
-        None => 0,
-    };
-    let left = quota.saturating_sub(used);
-    Ok(Allowance {
-        bytes: left.min(max),
-        by_quota: left < max,
-    })
 }
 
 /// Download a file

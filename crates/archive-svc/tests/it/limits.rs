@@ -106,3 +106,43 @@ async fn deleting_a_file_frees_its_quota() {
         .upload_ok(&ada, file("b.txt", "text/plain", &content))
         .await;
 }
+
+/// `len` bytes of text, then a pause of a second before the last byte.
+fn slow_text(len: usize) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::iter([false, true]).then(move |late| async move {
+        if late {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            return Ok(Bytes::from_static(b"b"));
+        }
+        Ok(Bytes::from(vec![b'a'; len]))
+    })
+}
+
+#[tokio::test]
+async fn uploads_racing_for_the_last_room_are_never_both_kept() {
+    let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "100000")]).await;
+    let ada = archive.user("ada@example.com").await;
+    // Both start while nothing is stored, so each may stream 100,000 bytes; together they
+    // need 120,002.
+    let (a, b) = tokio::join!(
+        archive.upload_stream(&ada, "a.txt", slow_text(60_000)),
+        archive.upload_stream(&ada, "b.txt", slow_text(60_000)),
+    );
+    let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    assert!(statuses.contains(&413), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [201, 413].contains(s)),
+        "{statuses:?}"
+    );
+    let kept = statuses.iter().filter(|s| **s == 201).count() as u64;
+    let stored = archive.stored().await;
+    assert_eq!(stored.records, kept);
+    // One GridFS files document and one chunk (60,001 bytes < 255 KiB) per kept file.
+    assert_eq!(stored.blobs, 2 * kept);
+
+    // What was refused no longer counts: a file that fits the room left is taken.
+    let room = if kept == 1 { 39_000 } else { 60_000 };
+    archive
+        .upload_ok(&ada, file("c.txt", "text/plain", &vec![b'c'; room]))
+        .await;
+}
