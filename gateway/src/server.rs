@@ -58,6 +58,11 @@ impl Gateway {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         };
+        if address.port() != 0 {
+            // SO_REUSEPORT would let this gateway share a port another process holds, each
+            // taking part of the connections: fail as a plain bind would instead.
+            drop(std::net::TcpListener::bind(address)?);
+        }
         Ok(Self {
             listener: bind(address)?,
             proxy: Arc::new(proxy),
@@ -78,9 +83,14 @@ impl Gateway {
     pub fn spawn(self) -> Running {
         let address = format!("http://{}", self.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(self.run_until(async move {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = self.run_until(stop).await {
+                tracing::error!(%error, "gateway stopped");
+            }
+        });
         Running {
             address,
             _stop: stop,
@@ -100,7 +110,7 @@ impl Gateway {
         }
         // Dropped (so every loop stops) also when this future is dropped mid-way.
         let (stopping, stop_loops) = tokio::sync::watch::channel(());
-        let mut stopped = Vec::new();
+        let (ended, mut loop_ended) = tokio::sync::mpsc::unbounded_channel();
         for (index, listener) in listeners.into_iter().enumerate() {
             let event_loop = EventLoop {
                 proxy: Arc::clone(&self.proxy),
@@ -108,31 +118,60 @@ impl Gateway {
                 shutdown_timeout: self.shutdown_timeout,
             };
             let mut stop = stop_loops.clone();
-            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let ended = Ended(ended.clone(), index);
             std::thread::Builder::new()
                 .name(format!("gateway-loop-{index}"))
                 .spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
+                    let _ended = ended;
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
-                        .build();
-                    match runtime {
-                        Ok(runtime) => runtime.block_on(event_loop.run(listener, async move {
-                            let _ = stop.changed().await;
-                        })),
-                        Err(error) => tracing::error!(%error, "event loop did not start"),
-                    }
-                    drop(done);
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => return tracing::error!(%error, "event loop did not start"),
+                    };
+                    runtime.block_on(event_loop.run(listener, async move {
+                        let _ = stop.changed().await;
+                    }));
+                    // Its connections are drained; only stray blocking work (a DNS lookup)
+                    // could hold the thread longer.
+                    runtime.shutdown_timeout(Duration::from_secs(1));
                 })?;
-            stopped.push(finished);
         }
-        let forget = tokio::spawn(forget_idle_clients(Arc::clone(&self.proxy)));
-        stop.await;
+        drop(ended);
+        let _forget = AbortOnDrop(tokio::spawn(forget_idle_clients(Arc::clone(&self.proxy))));
+        // A loop that ends by itself (its runtime failed, or it panicked) stops the gateway
+        // rather than leaving it up on fewer loops, or none.
+        let ended_early = tokio::select! {
+            () = stop => None,
+            index = loop_ended.recv() => index,
+        };
         drop(stopping);
-        for finished in stopped {
-            let _ = finished.await;
+        while loop_ended.recv().await.is_some() {}
+        match ended_early {
+            Some(index) => Err(std::io::Error::other(format!(
+                "event loop {index} stopped by itself"
+            ))),
+            None => Ok(()),
         }
-        forget.abort();
-        Ok(())
+    }
+}
+
+/// Reports its loop's end when dropped, also when the loop panicked.
+struct Ended(tokio::sync::mpsc::UnboundedSender<usize>, usize);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.send(self.1);
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

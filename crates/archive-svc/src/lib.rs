@@ -76,12 +76,12 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
             tracing::warn!(error = %e, "could not create the archive owner index");
         }
     });
-    let sweeper = sweep::Sweeper {
+    let sweeper = settings.sweep_after().map(|after| sweep::Sweeper {
         blobs: Arc::clone(&blobs),
         records: records.clone(),
-        after: settings.sweep_after(),
+        after,
         every: Duration::from_secs(settings.archive_sweep_every_secs),
-    };
+    });
     let state = ArchiveState {
         max_json_bytes: core.settings.server.max_json_bytes,
         settings,
@@ -93,6 +93,8 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
         ServiceDef::new(NAME, state, routes::configure),
         DEFAULT_PORT,
     )?;
-    tokio::spawn(sweeper.run());
+    if let Some(sweeper) = sweeper {
+        tokio::spawn(sweeper.run());
+    }
     Ok(app)
 }

@@ -57,13 +57,19 @@ pub struct Settings {
     #[serde(default)]
     pub archive_quota_bytes: u64,
     /// Age in seconds after which a blob without a record counts as left behind by a crash
-    /// and is removed (`ARCHIVE_SWEEP_AFTER_SECS`). An upload must finish within half of it.
+    /// and is removed (`ARCHIVE_SWEEP_AFTER_SECS`); 0 turns the sweep off. An upload must
+    /// finish within half of it.
     #[serde(default = "default_sweep_after_secs")]
     pub archive_sweep_after_secs: u64,
     /// Seconds between two looks for such blobs (`ARCHIVE_SWEEP_EVERY_SECS`).
     #[serde(default = "default_sweep_every_secs")]
     pub archive_sweep_every_secs: u64,
 }
+
+/// Below this, an upload would have less than 5 s (ObjectId ages are whole seconds).
+const MIN_SWEEP_AFTER_SECS: u64 = 10;
+/// Ten years: past this, "older than" reaches back before ObjectIds began.
+const MAX_SWEEP_AFTER_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 
 fn default_sweep_after_secs() -> u64 {
     24 * 60 * 60
@@ -114,10 +120,17 @@ impl Settings {
                 "ARCHIVE_GRIDFS_BUCKET must not be empty".into(),
             ));
         }
-        if self.archive_sweep_after_secs < 2 || self.archive_sweep_every_secs == 0 {
+        if !(self.archive_sweep_after_secs == 0
+            || (MIN_SWEEP_AFTER_SECS..=MAX_SWEEP_AFTER_SECS)
+                .contains(&self.archive_sweep_after_secs))
+        {
+            return Err(ConfigError(format!(
+                "ARCHIVE_SWEEP_AFTER_SECS must be 0 (off) or from {MIN_SWEEP_AFTER_SECS} to {MAX_SWEEP_AFTER_SECS}"
+            )));
+        }
+        if self.archive_sweep_every_secs == 0 {
             return Err(ConfigError(
-                "ARCHIVE_SWEEP_AFTER_SECS must be at least 2 and ARCHIVE_SWEEP_EVERY_SECS positive"
-                    .into(),
+                "ARCHIVE_SWEEP_EVERY_SECS must be a positive number of seconds".into(),
             ));
         }
         if self.archive_allowed_types.is_empty() {
@@ -139,9 +152,11 @@ impl Settings {
         Ok(())
     }
 
-    /// Age after which a blob without a record is a crash's leftover.
-    pub fn sweep_after(&self) -> Duration {
-        Duration::from_secs(self.archive_sweep_after_secs)
+    /// Age after which a blob without a record is a crash's leftover; `None` when the sweep
+    /// is off.
+    pub fn sweep_after(&self) -> Option<Duration> {
+        (self.archive_sweep_after_secs > 0)
+            .then(|| Duration::from_secs(self.archive_sweep_after_secs))
     }
 
     /// Whether a detected type may be stored.

@@ -6,7 +6,8 @@
 //! older than `ARCHIVE_SWEEP_AFTER_SECS` without a record is such a leftover: uploads still
 //! running are younger, because [`check_age`] refuses an upload once it is half that old.
 //! Each replica looks at every blob once when it starts, then every
-//! `ARCHIVE_SWEEP_EVERY_SECS` at the blobs that have come of age since.
+//! `ARCHIVE_SWEEP_EVERY_SECS` at the blobs that have come of age since. It deletes nothing
+//! when the records look wrong (none at all, or none for most blobs).
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -25,6 +26,11 @@ use crate::record::FileRecord;
 /// Blob ids checked against the records per query.
 const BATCH: usize = 256;
 
+/// A batch at least this large in which most blobs have no record stops the sweep: that is a
+/// misconfiguration (a mistyped records collection, a bucket shared with another
+/// deployment), not crashes, and deleting would destroy files.
+const SUSPICIOUS_BATCH: usize = 64;
+
 /// How far each look goes back before where the previous one ended: covers replicas whose
 /// clocks run behind.
 const OVERLAP: Duration = Duration::from_secs(60 * 60);
@@ -41,13 +47,18 @@ impl Sweeper {
     pub async fn run(self) {
         let mut from = ObjectId::from_bytes([0; 12]);
         loop {
-            let until = SystemTime::now() - self.after;
+            let until = SystemTime::now()
+                .checked_sub(self.after)
+                .unwrap_or(UNIX_EPOCH);
             match self.sweep(from..id_at(until)).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "removed blobs left behind by a crash"),
+                Ok(removed) => {
+                    if removed > 0 {
+                        tracing::info!(removed, "removed blobs left behind by a crash");
+                    }
+                    from = id_at(until.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH));
+                }
                 Err(e) => tracing::warn!(error = %e, "could not look for blobs left behind"),
             }
-            from = id_at(until - OVERLAP);
             tokio::time::sleep(self.every).await;
         }
     }
@@ -55,6 +66,10 @@ impl Sweeper {
     /// Removes the blobs in `ids` that have no record; returns how many.
     pub async fn sweep(&self, ids: Range<ObjectId>) -> Result<usize, ApiError> {
         let records = self.records.clone_with_type::<Document>();
+        if records.find_one(doc! {}).await?.is_none() {
+            // No records at all: nothing is a leftover, or the collection is the wrong one.
+            return Ok(0);
+        }
         let mut removed = 0;
         let mut batches = self.blobs.ids_in(ids).chunks(BATCH);
         while let Some(batch) = batches.next().await {
@@ -68,9 +83,21 @@ impl Sweeper {
                 .try_filter_map(|id| std::future::ready(Ok(id)))
                 .try_collect()
                 .await?;
-            for id in batch.difference(&recorded) {
-                self.blobs.delete(*id).await?;
-                removed += 1;
+            let leftovers: Vec<ObjectId> = batch.difference(&recorded).copied().collect();
+            if batch.len() >= SUSPICIOUS_BATCH && leftovers.len() * 2 > batch.len() {
+                tracing::error!(
+                    without_record = leftovers.len(),
+                    of = batch.len(),
+                    "most stored blobs have no record: not sweeping; check \
+                     MONGODB_ARCHIVE_COLLECTION and the blob store settings"
+                );
+                return Ok(removed);
+            }
+            for id in leftovers {
+                match self.blobs.delete(id).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!(error = %e, blob = %id, "could not remove a leftover"),
+                }
             }
         }
         Ok(removed)
@@ -87,7 +114,10 @@ fn id_at(time: SystemTime) -> ObjectId {
 
 /// Refuses an upload (408) that has run for half of `after` or more: the sweeper may take its
 /// blob for a leftover at `after`, and the other half leaves its record time to be written.
-pub fn check_age(id: ObjectId, after: Duration) -> Result<(), ApiError> {
+pub fn check_age(id: ObjectId, after: Option<Duration>) -> Result<(), ApiError> {
+    let Some(after) = after else {
+        return Ok(());
+    };
     let age = SystemTime::now()
         .duration_since(id.timestamp().to_system_time())
         .unwrap_or(Duration::ZERO);
@@ -118,10 +148,14 @@ mod tests {
 
     #[test]
     fn an_upload_is_refused_from_half_the_sweep_age() {
-        let after = Duration::from_secs(600);
+        let after = Some(Duration::from_secs(600));
         assert!(check_age(ObjectId::new(), after).is_ok());
         let old = id_at(SystemTime::now() - Duration::from_secs(301));
         let refused = check_age(old, after).unwrap_err();
         assert_eq!(refused.code(), ErrorCode::RequestTimeout);
+        assert!(
+            check_age(old, None).is_ok(),
+            "no limit when the sweep is off"
+        );
     }
 }

@@ -4,6 +4,8 @@
 //! after the blob was started removes it again, so no chunk, file or record is left behind.
 //! An upload must finish within half of `ARCHIVE_SWEEP_AFTER_SECS` ([`sweep::check_age`]).
 
+use std::time::Duration;
+
 use actix_multipart::Field;
 use actix_web::http::header::Charset;
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
@@ -80,30 +82,47 @@ pub async fn receive(
         sweep::check_age(record.id, state.settings.sweep_after())?;
         Ok(record)
     });
-    let result = match record {
+    match record {
         Ok(record) => record_within_quota(state, record).await,
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        if let Some(stored) = stored {
-            remove_blob(state, stored.id).await;
+        Err(e) => {
+            if let Some(stored) = stored {
+                remove_blob(state, stored.id).await;
+            }
+            Err(e)
         }
     }
-    result
 }
 
 /// Writes the record, then confirms the quota, which uploads running beside this one may
-/// have used up meanwhile; a record over it is removed again (and the caller removes the blob).
+/// have used up meanwhile; a record over it is withdrawn with its blob.
+///
+/// When the insert fails, whether the record was written is unknown: removing the blob then
+/// could leave a record without it, a broken file. The blob stays, and the sweeper removes it
+/// if no record appears. The insert is bounded, so that a record lands, if at all, long
+/// before the sweeper would look at its blob.
 async fn record_within_quota(
     state: &ArchiveState,
     record: FileRecord,
 ) -> Result<FileRecord, ApiError> {
-    state.records.insert_one(&record).await?;
+    let insert = state.records.insert_one(&record);
+    let inserted = match state.settings.sweep_after() {
+        Some(after) => tokio::time::timeout(after / 4, insert)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::ServiceUnavailable, "")),
+        None => Ok(insert.await),
+    };
+    if let Err(e) = inserted.and_then(|done| done.map_err(ApiError::from)) {
+        tracing::warn!(error = %e, file = %record.id, "an upload's record may not be written; its blob is left to the sweeper");
+        return Err(e);
+    }
     let Err(refusal) = quota::confirm(state, &record.owner).await else {
         return Ok(record);
     };
     match state.records.delete_one(doc! { "_id": record.id }).await {
-        Ok(_) => Err(refusal),
+        Ok(_) => {
+            remove_blob(state, record.id).await;
+            Err(refusal)
+        }
         Err(e) => {
             // A record without its blob would be a broken file: keep both, over the quota.
             tracing::error!(error = %e, file = %record.id, "could not withdraw an upload over the quota");
@@ -197,6 +216,8 @@ async fn store_file(
         size: 0,
         allowance,
         max_content_length: state.settings.max_content_length,
+        id,
+        sweep_after: state.settings.sweep_after(),
     };
     let copied = async {
         sink.write(&head).await?;
@@ -218,8 +239,7 @@ async fn store_file(
         size,
         ..
     } = sink;
-    // Not committed when too old: the sweeper may have taken the blob for a leftover.
-    match copied.and_then(|()| sweep::check_age(id, state.settings.sweep_after())) {
+    match copied {
         Ok(()) => writer.commit().await?,
         Err(e) => {
             writer.abort().await;
@@ -257,10 +277,14 @@ struct Sink {
     size: u64,
     allowance: Allowance,
     max_content_length: u64,
+    id: ObjectId,
+    sweep_after: Option<Duration>,
 }
 
 impl Sink {
     async fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        // Stopped early: past half the sweep age the sweeper may take the blob for a leftover.
+        sweep::check_age(self.id, self.sweep_after)?;
         self.size += chunk.len() as u64;
         if self.size > self.allowance.bytes {
             return Err(self.allowance.exceeded(self.max_content_length));

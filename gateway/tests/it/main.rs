@@ -6,6 +6,7 @@ mod helpers;
 mod connections;
 mod framing;
 mod limits;
+mod listening;
 mod proxying;
 mod routing;
 mod services;

@@ -97,7 +97,7 @@ both_backends! {
     async fn leftovers_are_swept_once_of_age_and_recorded_files_kept(backend) {
         let archive = spawn_with(
             backend,
-            &[("ARCHIVE_SWEEP_AFTER_SECS", "4"), ("ARCHIVE_SWEEP_EVERY_SECS", "1")],
+            &[("ARCHIVE_SWEEP_AFTER_SECS", "10"), ("ARCHIVE_SWEEP_EVERY_SECS", "1")],
         )
         .await;
         let ada = archive.user("ada@example.com").await;
@@ -107,7 +107,7 @@ both_backends! {
         plant(&archive, partial, false).await;
         plant(&archive, unrecorded, true).await;
 
-        wait_until_gone(&archive, &[partial, unrecorded], Duration::from_secs(15)).await;
+        wait_until_gone(&archive, &[partial, unrecorded], Duration::from_secs(30)).await;
         // The recorded file, older than the sweep age by now, is whole.
         assert_eq!(archive.stored().await, before);
         let id = kept["_id"].as_str().unwrap();
@@ -124,6 +124,16 @@ both_backends! {
         for (id, complete) in [(old[0], false), (old[1], true), (young[0], false), (young[1], true)] {
             plant(&first, id, complete).await;
         }
+        // An old blob with its record is a stored file, not a leftover.
+        let old_recorded = id_aged(two_days);
+        plant(&first, old_recorded, true).await;
+        first
+            .app
+            .database
+            .collection::<Document>("_ARCHIVE")
+            .insert_one(doc! { "_id": old_recorded, "owner": "someone", "size": PNG.len() as i64 })
+            .await
+            .unwrap();
 
         let database = first.app.database.name().to_owned();
         let dir = first.dir.as_ref().map(|d| d.path().to_string_lossy().into_owned());
@@ -137,21 +147,23 @@ both_backends! {
         for id in young {
             assert!(present(&first, id).await, "young blob {id} was removed");
         }
+        assert!(present(&first, old_recorded).await, "a recorded file was removed");
         let id = kept["_id"].as_str().unwrap();
         assert_eq!(first.download_bytes(&ada, id).await, PNG);
     }
 
     async fn an_upload_outliving_half_the_sweep_age_is_408_and_leaves_nothing(backend) {
-        let archive = spawn_with(backend, &[("ARCHIVE_SWEEP_AFTER_SECS", "4")]).await;
+        let archive = spawn_with(backend, &[("ARCHIVE_SWEEP_AFTER_SECS", "10")]).await;
         let ada = archive.user("ada@example.com").await;
-        // More than the type detection reads first, so the blob is started before the pause.
+        // More than the type detection reads first and than one GridFS chunk (255 KiB), so
+        // the blob is started and has bytes stored before the pause.
         let mut head = PNG.to_vec();
-        head.resize(64 * 1024, 0);
+        head.resize(300 * 1024, 0);
         let slow = futures_util::stream::iter([false, true]).then(move |late| {
             let head = head.clone();
             async move {
                 if late {
-                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    tokio::time::sleep(Duration::from_secs(6)).await;
                     return Ok::<_, std::io::Error>(Bytes::from_static(PNG));
                 }
                 Ok(Bytes::from(head))
