@@ -1,9 +1,12 @@
 //! Gateway settings. Names follow the services' conventions; every value has a default that
 //! matches the local stack (services on 127.0.0.1:8081..8085, gateway on 8080).
 
+use std::time::Duration;
+
 use coglex_common::config::{comma_list, ConfigError};
 use serde::Deserialize;
 
+use crate::h2c::Http2Settings;
 use crate::routes::ServiceId;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +37,17 @@ pub struct GatewaySettings {
     /// (`UPSTREAM_RESPONSE_TIMEOUT_MS`). Streaming bodies are not cut by it.
     #[serde(default = "defaults::upstream_response_timeout_ms")]
     pub upstream_response_timeout_ms: u64,
+    /// Speak HTTP/2 (h2c) to the services, over a few connections per event loop that all
+    /// clients share (`UPSTREAM_HTTP2`); false: one HTTP/1.1 connection per client connection.
+    #[serde(default = "defaults::upstream_http2")]
+    pub upstream_http2: bool,
+    /// Shared HTTP/2 connections per service and event loop (`UPSTREAM_HTTP2_CONNECTIONS`).
+    #[serde(default = "defaults::upstream_http2_connections")]
+    pub upstream_http2_connections: usize,
+    /// Seconds a shared HTTP/2 connection takes new requests, so that traffic spreads over
+    /// service replicas as they scale (`UPSTREAM_HTTP2_MAX_AGE_SECS`).
+    #[serde(default = "defaults::upstream_http2_max_age_secs")]
+    pub upstream_http2_max_age_secs: u64,
     /// Idle keep-alive connections kept per service (`UPSTREAM_POOL_MAX_IDLE`).
     #[serde(default = "defaults::upstream_pool_max_idle")]
     pub upstream_pool_max_idle: usize,
@@ -104,6 +118,15 @@ mod defaults {
     pub fn upstream_response_timeout_ms() -> u64 {
         60_000
     }
+    pub fn upstream_http2() -> bool {
+        true
+    }
+    pub fn upstream_http2_connections() -> usize {
+        1
+    }
+    pub fn upstream_http2_max_age_secs() -> u64 {
+        30
+    }
     pub fn upstream_pool_max_idle() -> usize {
         256
     }
@@ -132,6 +155,14 @@ impl GatewaySettings {
                     .into(),
             ));
         }
+        if !(1..=64).contains(&self.upstream_http2_connections)
+            || self.upstream_http2_max_age_secs == 0
+        {
+            return Err(ConfigError(
+                "UPSTREAM_HTTP2_CONNECTIONS must be from 1 to 64 and UPSTREAM_HTTP2_MAX_AGE_SECS positive"
+                    .into(),
+            ));
+        }
         for service in ServiceId::ALL {
             let url = self.upstream_url(service);
             let parsed: http::Uri = url.parse().map_err(|_| {
@@ -148,6 +179,14 @@ impl GatewaySettings {
             }
         }
         Ok(())
+    }
+
+    /// How service connections are shared, when they speak HTTP/2.
+    pub fn http2(&self) -> Option<Http2Settings> {
+        self.upstream_http2.then(|| Http2Settings {
+            connections: self.upstream_http2_connections,
+            max_age: Duration::from_secs(self.upstream_http2_max_age_secs),
+        })
     }
 
     pub fn upstream_url(&self, service: ServiceId) -> &str {

@@ -12,6 +12,7 @@ mod cors;
 mod docs;
 mod driver;
 mod forwarding;
+mod h2c;
 mod limits;
 mod metrics;
 pub mod proxy;

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use coglex_common::secret::KeySet;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Either, Empty, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, Empty, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -24,11 +25,12 @@ use crate::forwarding::{
     check_framing, ip_value, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REAL_IP,
     X_REQUEST_ID,
 };
+use crate::h2c::{Http2Settings, SharedUpstreams};
 use crate::limits::RateLimit;
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::respond::{json_response, GatewayError, ProxyBody};
 use crate::routes::{self, ServiceId, STRIPE_WEBHOOK_PATH};
-use crate::upstream::{ConnUpstreams, UpstreamBody, UpstreamError};
+use crate::upstream::{Capped, ConnUpstreams, UpstreamBody, UpstreamError};
 
 /// How long `/ready` waits for each service's `/health`.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -44,15 +46,19 @@ struct Upstream {
 }
 
 impl Upstream {
-    /// A bodiless GET of one of the service's own root paths (`/health`, `/openapi.json`), for
-    /// the gateway's shared client.
-    fn get(&self, path: &'static str) -> Request<UpstreamBody> {
+    /// `path_and_query` at the service, as an absolute URI.
+    fn uri(&self, path_and_query: PathAndQuery) -> Uri {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(PathAndQuery::from_static(path));
-        let uri = Uri::from_parts(parts).expect("scheme, authority and path make a URI");
-        Request::get(uri)
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).expect("scheme, authority and path make a URI")
+    }
+
+    /// A bodiless GET of one of the service's own root paths (`/health`, `/openapi.json`), for
+    /// the gateway's shared client.
+    fn get(&self, path: &'static str) -> Request<UpstreamBody> {
+        Request::get(self.uri(PathAndQuery::from_static(path)))
             .body(Either::Right(Empty::new()))
             .expect("a GET with a valid URI builds")
     }
@@ -63,15 +69,23 @@ pub struct ClientConn {
     peer: IpAddr,
     /// `peer` as a header value, made once rather than per request.
     peer_value: HeaderValue,
+    /// Its own HTTP/1.1 service connections.
     upstreams: ConnUpstreams,
+    /// Its event loop's HTTP/2 service connections, used instead when there are.
+    shared: Option<Arc<SharedUpstreams>>,
 }
 
 impl ClientConn {
-    pub fn new(peer: IpAddr, upstreams: ConnUpstreams) -> Self {
+    pub fn new(
+        peer: IpAddr,
+        upstreams: ConnUpstreams,
+        shared: Option<Arc<SharedUpstreams>>,
+    ) -> Self {
         Self {
             peer,
             peer_value: ip_value(peer),
             upstreams,
+            shared,
         }
     }
 }
@@ -86,6 +100,7 @@ pub struct Proxy {
     trusted: TrustedProxies,
     response_timeout: Duration,
     connect_timeout: Duration,
+    http2: Option<Http2Settings>,
     ids: RequestIds,
     metrics: Metrics,
     document: CachedDocument,
@@ -140,10 +155,18 @@ impl Proxy {
             trusted: TrustedProxies::parse(&settings.trusted_proxies).map_err(ConfigError)?,
             response_timeout: Duration::from_millis(settings.upstream_response_timeout_ms),
             connect_timeout: Duration::from_millis(settings.upstream_connect_timeout_ms),
+            http2: settings.http2(),
             ids: RequestIds::default(),
             metrics: Metrics::default(),
             document: CachedDocument::default(),
         })
+    }
+
+    /// An event loop's shared HTTP/2 service connections, when the services are spoken to
+    /// in HTTP/2.
+    pub fn shared_upstreams(&self) -> Option<Arc<SharedUpstreams>> {
+        self.http2
+            .map(|settings| Arc::new(SharedUpstreams::new(settings)))
     }
 
     /// Answers one request that came on `client`: always a response, never an error or a
@@ -267,7 +290,6 @@ impl Proxy {
             &client.peer_value,
             self.trusted.contains(peer),
         );
-        parts.headers.insert(header::HOST, upstream.host.clone());
         parts.headers.insert(X_REQUEST_ID, request_id.clone());
         // Always the gateway's own view of the client: a client-sent value is overwritten.
         let real_ip = if client_ip == peer {
@@ -276,26 +298,46 @@ impl Proxy {
             ip_value(client_ip)
         };
         parts.headers.insert(X_REAL_IP, real_ip);
-        // Origin form: the connection already goes to the service.
-        parts.uri = parts
+        let path_and_query = parts
             .uri
             .path_and_query()
             .cloned()
-            .map_or_else(|| Uri::from_static("/"), Uri::from);
-        parts.version = Version::HTTP_11;
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        if client.shared.is_some() {
+            // HTTP/2 names the service in the URI (`:authority`) rather than in `Host`.
+            parts.headers.remove(header::HOST);
+            parts.uri = upstream.uri(path_and_query);
+            parts.version = Version::HTTP_2;
+        } else {
+            // Origin form: the connection already goes to the service.
+            parts.headers.insert(header::HOST, upstream.host.clone());
+            parts.uri = Uri::from(path_and_query);
+            parts.version = Version::HTTP_11;
+        }
         let limit = usize::try_from(upstream.body_limit).unwrap_or(usize::MAX);
-        let outgoing = Request::from_parts(parts, Either::Left(Limited::new(body, limit)));
+        let (body, cut) = Capped::new(body, limit);
+        let outgoing = Request::from_parts(parts, Either::Left(body));
 
-        let exchange = client.upstreams.send(
-            upstream.service,
-            &upstream.authority,
-            self.connect_timeout,
-            outgoing,
-        );
+        let (service, authority) = (upstream.service, &upstream.authority);
+        let exchange = match &client.shared {
+            Some(shared) => futures_util::future::Either::Left(shared.send(
+                service,
+                authority,
+                self.connect_timeout,
+                outgoing,
+            )),
+            None => futures_util::future::Either::Right(client.upstreams.send(
+                service,
+                authority,
+                self.connect_timeout,
+                outgoing,
+            )),
+        };
         let response = match tokio::time::timeout(self.response_timeout, exchange).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
-                return Err(self.upstream_failure(upstream, upstream.body_limit, &error))
+                let cut = cut.load(std::sync::atomic::Ordering::Relaxed);
+                return Err(self.upstream_failure(upstream, cut, &error));
             }
             Err(_) => {
                 self.metrics
@@ -313,19 +355,21 @@ impl Proxy {
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 
+    /// What a failed exchange tells the client; `cut` when the client's body was cut at the
+    /// service's limit (the exchange then failed because of it).
     fn upstream_failure(
         &self,
         upstream: &Upstream,
-        limit: u64,
+        cut: bool,
         error: &UpstreamError,
     ) -> GatewayError {
+        if cut {
+            return GatewayError::PayloadTooLarge(upstream.body_limit);
+        }
         let (kind, error): (_, &(dyn std::error::Error + 'static)) = match error {
             UpstreamError::Connect(error) => (UpstreamErrorKind::Connect, error),
             UpstreamError::Http(error) => (UpstreamErrorKind::Other, error),
         };
-        if caused_by::<LengthLimitError>(error) {
-            return GatewayError::PayloadTooLarge(limit);
-        }
         self.metrics.upstream_error(upstream.service, kind);
         tracing::warn!(service = upstream.service.name(), error = %display_chain(error), "upstream failed");
         match kind {
@@ -528,17 +572,6 @@ impl RequestIds {
             }
         }
     }
-}
-
-fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if e.is::<E>() {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }
 
 fn display_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -207,6 +207,7 @@ impl EventLoop {
             .header_read_timeout(self.header_read_timeout)
             .keep_alive(true);
         let graceful = GracefulShutdown::new();
+        let shared = self.proxy.shared_upstreams();
         tokio::pin!(stop);
         loop {
             let (stream, peer) = tokio::select! {
@@ -224,7 +225,7 @@ impl EventLoop {
             let _ = stream.set_nodelay(true);
             let proxy = Arc::clone(&self.proxy);
             let (upstreams, opened) = upstream::for_connection();
-            let client = Arc::new(ClientConn::new(peer.ip(), upstreams));
+            let client = Arc::new(ClientConn::new(peer.ip(), upstreams, shared.clone()));
             let service = service_fn(move |request| {
                 let (proxy, client) = (Arc::clone(&proxy), Arc::clone(&client));
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &client).await) }

@@ -5,14 +5,18 @@
 //! task ([`crate::driver::run`]). A proxied request then never leaves that task: no pool lookup, and
 //! none of the cross-task wake-ups a shared pool costs per request and per body chunk.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
 use http::{Request, Response};
-use http_body_util::{Either, Empty, Limited};
+use http_body_util::{Either, Empty, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -22,7 +26,52 @@ use crate::driver::{ConnectionTask, Opened};
 use crate::routes::ServiceId;
 
 /// What the gateway sends to a service: the client's body, capped, or nothing (probes).
-pub type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
+pub type UpstreamBody = Either<Capped, Empty<Bytes>>;
+
+/// The client's body, cut at the service's limit. It remembers being cut: over HTTP/2 the
+/// exchange fails with a reset stream that no longer carries the cause.
+pub struct Capped {
+    body: Limited<Incoming>,
+    cut: Arc<AtomicBool>,
+}
+
+impl Capped {
+    /// `body` cut after `limit` bytes, and a flag that is set if it is.
+    pub fn new(body: Incoming, limit: usize) -> (Self, Arc<AtomicBool>) {
+        let cut = Arc::new(AtomicBool::new(false));
+        let capped = Self {
+            body: Limited::new(body, limit),
+            cut: Arc::clone(&cut),
+        };
+        (capped, cut)
+    }
+}
+
+impl Body for Capped {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Err(error))) = &frame {
+            if error.is::<LengthLimitError>() {
+                self.cut.store(true, Ordering::Relaxed);
+            }
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
 
 /// Why a request did not get a response head from its service.
 #[derive(Debug)]
@@ -100,18 +149,7 @@ impl ConnUpstreams {
         authority: &Authority,
         timeout: Duration,
     ) -> Result<SendRequest<UpstreamBody>, UpstreamError> {
-        let address = (authority.host(), authority.port_u16().unwrap_or(80));
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => return Err(UpstreamError::Connect(error)),
-            Err(_) => {
-                return Err(UpstreamError::Connect(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connect timed out",
-                )))
-            }
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = connect_tcp(authority, timeout).await?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(UpstreamError::Http)?;
@@ -123,4 +161,24 @@ impl ConnUpstreams {
         self.opened.push(task);
         Ok(sender)
     }
+}
+
+/// A TCP connection to `authority` within `timeout`, without Nagle's delay.
+pub async fn connect_tcp(
+    authority: &Authority,
+    timeout: Duration,
+) -> Result<TcpStream, UpstreamError> {
+    let address = (authority.host(), authority.port_u16().unwrap_or(80));
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => return Err(UpstreamError::Connect(error)),
+        Err(_) => {
+            return Err(UpstreamError::Connect(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            )))
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }

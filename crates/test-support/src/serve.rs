@@ -20,7 +20,7 @@ where
 {
     let server = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(1)
-        .listen(listener)
+        .listen_auto_h2c(listener)
         .expect("listen")
         .run();
     let handle = server.handle();

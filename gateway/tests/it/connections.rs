@@ -1,5 +1,6 @@
-//! Connections to the services belong to the client connection that opened them: reused for
-//! its next requests, never shared with another client, and replaced when a service closes one.
+//! With `UPSTREAM_HTTP2=false`, connections to the services belong to the client connection
+//! that opened them: reused for its next requests, never shared with another client, and
+//! replaced when a service closes one. (This service speaks only HTTP/1.1.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -67,6 +68,12 @@ impl CountingService {
     }
 }
 
+fn http1_settings_for(address: &str) -> Vec<(String, String)> {
+    let mut pairs = settings_for(address);
+    pairs.push(("UPSTREAM_HTTP2".to_owned(), "false".to_owned()));
+    pairs
+}
+
 async fn get_through(gateway: &TestGateway, client: &reqwest::Client) -> u16 {
     client
         .get(gateway.url("/service/storage/v1/items"))
@@ -81,7 +88,7 @@ async fn get_through(gateway: &TestGateway, client: &reqwest::Client) -> u16 {
 #[tokio::test]
 async fn a_client_connection_reuses_its_service_connection() {
     let service = CountingService::start(false).await;
-    let gateway = spawn_gateway(settings_for(&service.address)).await;
+    let gateway = spawn_gateway(http1_settings_for(&service.address)).await;
     let client = reqwest::Client::new();
     for _ in 0..3 {
         assert_eq!(get_through(&gateway, &client).await, 200);
@@ -100,7 +107,7 @@ async fn a_client_connection_reuses_its_service_connection() {
 #[tokio::test]
 async fn a_service_connection_closed_between_requests_is_replaced() {
     let service = CountingService::start(true).await;
-    let gateway = spawn_gateway(settings_for(&service.address)).await;
+    let gateway = spawn_gateway(http1_settings_for(&service.address)).await;
     let client = reqwest::Client::new();
     for _ in 0..3 {
         assert_eq!(get_through(&gateway, &client).await, 200);

@@ -10,6 +10,7 @@ mod listening;
 mod proxying;
 mod routing;
 mod services;
+mod sharing;
 mod shutdown;
 mod streaming;
 mod upstream_failures;

@@ -153,7 +153,9 @@ impl Application {
                 // Outermost, so the request id and span cover every layer and every error.
                 .wrap(from_fn(context::request_context))
         })
-        .listen(listener)?
+        // HTTP/1.1, and HTTP/2 with prior knowledge: the gateway multiplexes its clients'
+        // requests over a few HTTP/2 connections per service.
+        .listen_auto_h2c(listener)?
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.server_workers > 0 {
             server = server.workers(settings.server.server_workers);

@@ -1,0 +1,100 @@
+//! By default the gateway speaks HTTP/2 to the services: an event loop's clients share a few
+//! connections per service, and a connection past its maximum age is replaced, so that new
+//! service replicas get their share.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use test_support::upstream::Upstream;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::*;
+
+/// A TCP relay in front of `target` that counts the connections it relays.
+async fn counting_relay(target: &str) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let target = target.trim_start_matches("http://").to_owned();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (address, connections)
+}
+
+async fn gateway_via_relay(extra: &[(&str, &str)]) -> (TestGateway, Arc<AtomicUsize>, Upstream) {
+    let upstream = Upstream::start().await;
+    let (relay, connections) = counting_relay(&upstream.address).await;
+    let mut pairs = settings_for(&relay);
+    pairs.push(("SERVER_WORKERS".to_owned(), "1".to_owned()));
+    pairs.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    (spawn_gateway(pairs).await, connections, upstream)
+}
+
+#[tokio::test]
+async fn many_clients_share_a_few_service_connections() {
+    let (gateway, connections, upstream) =
+        gateway_via_relay(&[("UPSTREAM_HTTP2_CONNECTIONS", "2")]).await;
+    let requests = (0..8).map(|_| {
+        // Its own client: its own connection to the gateway.
+        let request = reqwest::Client::new()
+            .get(gateway.url("/service/storage/v1/items?n=1"))
+            .header("X-API-Key", API_KEY);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let echoed = json(response).await;
+            (status, echoed)
+        }
+    });
+    for (status, echoed) in futures_util::future::join_all(requests).await {
+        assert_eq!(status, 200);
+        assert_eq!(echoed["path"], "/service/storage/v1/items");
+        assert_eq!(echoed["query"], "n=1");
+    }
+    assert_eq!(upstream.hits(), 8);
+    let opened = connections.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&opened),
+        "8 clients, {opened} service connections"
+    );
+}
+
+#[tokio::test]
+async fn a_service_connection_past_its_age_is_replaced() {
+    let (gateway, connections, _upstream) = gateway_via_relay(&[
+        ("UPSTREAM_HTTP2_CONNECTIONS", "1"),
+        ("UPSTREAM_HTTP2_MAX_AGE_SECS", "1"),
+    ])
+    .await;
+    for _ in 0..3 {
+        let response = gateway
+            .get("/service/auth/v1/anything")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let response = gateway
+        .get("/service/auth/v1/anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
