@@ -38,7 +38,9 @@ pub struct GatewaySettings {
     #[serde(default = "defaults::upstream_response_timeout_ms")]
     pub upstream_response_timeout_ms: u64,
     /// Speak HTTP/2 (h2c) to the services, over a few connections per event loop that all
-    /// clients share (`UPSTREAM_HTTP2`); false: one HTTP/1.1 connection per client connection.
+    /// clients share (`UPSTREAM_HTTP2`); false (the default): one HTTP/1.1 connection per
+    /// client connection. HTTP/2 pays on light routes and costs on heavy ones
+    /// (bench/README.md).
     #[serde(default = "defaults::upstream_http2")]
     pub upstream_http2: bool,
     /// Shared HTTP/2 connections per service and event loop (`UPSTREAM_HTTP2_CONNECTIONS`).
@@ -119,7 +121,7 @@ mod defaults {
         60_000
     }
     pub fn upstream_http2() -> bool {
-        true
+        false
     }
     pub fn upstream_http2_connections() -> usize {
         1

@@ -1,6 +1,6 @@
-//! By default the gateway speaks HTTP/2 to the services: an event loop's clients share a few
-//! connections per service, and a connection past its maximum age is replaced, so that new
-//! service replicas get their share.
+//! With `UPSTREAM_HTTP2=true` the gateway speaks HTTP/2 to the services: an event loop's
+//! clients share a few connections per service, and a connection past its maximum age is
+//! replaced, so that new service replicas get their share.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,6 +36,7 @@ async fn gateway_via_relay(extra: &[(&str, &str)]) -> (TestGateway, Arc<AtomicUs
     let (relay, connections) = counting_relay(&upstream.address).await;
     let mut pairs = settings_for(&relay);
     pairs.push(("SERVER_WORKERS".to_owned(), "1".to_owned()));
+    pairs.push(("UPSTREAM_HTTP2".to_owned(), "true".to_owned()));
     pairs.extend(
         extra
             .iter()
@@ -97,4 +98,29 @@ async fn a_service_connection_past_its_age_is_replaced() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_413_over_http2_too() {
+    let (gateway, _connections, upstream) =
+        gateway_via_relay(&[("BODY_LIMIT_BYTES", "1024")]).await;
+    let chunks =
+        futures_util::stream::iter((0..16).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 512])));
+    let response = gateway
+        .post("/service/storage/v1/count-me")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    // A body within the limit still goes through.
+    let fine = gateway
+        .post("/service/storage/v1/count-me")
+        .body(vec![b'a'; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+    assert_eq!(json(fine).await["body_length"], 1000);
+    assert!(upstream.hits() >= 1);
 }
