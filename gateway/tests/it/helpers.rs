@@ -71,6 +71,18 @@ pub async fn gateway_with(extra: &[(&str, &str)]) -> (TestGateway, Upstream) {
     (spawn_gateway(pairs).await, upstream)
 }
 
+/// 8 KiB posted in chunks, with no declared length, to storage.
+pub async fn post_streamed_8_kib(gateway: &TestGateway) -> reqwest::Response {
+    let chunks =
+        futures_util::stream::iter((0..16).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 512])));
+    gateway
+        .post("/service/storage/v1/count-me")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("a JSON body")
 }

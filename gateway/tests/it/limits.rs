@@ -17,15 +17,7 @@ async fn a_declared_body_over_the_limit_is_413_before_it_is_read() {
 #[tokio::test]
 async fn a_streamed_body_over_the_limit_is_cut_with_413() {
     let (gateway, _upstream) = gateway_with(&[("BODY_LIMIT_BYTES", "1024")]).await;
-    let chunks =
-        futures_util::stream::iter((0..16).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 512])));
-    let response = gateway
-        .post("/service/storage/v1/count-me")
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+    assert_eq!(post_streamed_8_kib(&gateway).await.status(), 413);
 }
 
 #[tokio::test]

@@ -81,22 +81,16 @@ async fn a_service_connection_past_its_age_is_replaced() {
         ("UPSTREAM_HTTP2_MAX_AGE_SECS", "1"),
     ])
     .await;
+    let status = || async {
+        let response = gateway.get("/service/auth/v1/anything").send().await;
+        response.unwrap().status()
+    };
     for _ in 0..3 {
-        let response = gateway
-            .get("/service/auth/v1/anything")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(status().await, 200);
     }
     assert_eq!(connections.load(Ordering::SeqCst), 1);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let response = gateway
-        .get("/service/auth/v1/anything")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(status().await, 200);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
 
@@ -104,15 +98,7 @@ async fn a_service_connection_past_its_age_is_replaced() {
 async fn a_streamed_body_over_the_limit_is_413_over_http2_too() {
     let (gateway, _connections, upstream) =
         gateway_via_relay(&[("BODY_LIMIT_BYTES", "1024")]).await;
-    let chunks =
-        futures_util::stream::iter((0..16).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 512])));
-    let response = gateway
-        .post("/service/storage/v1/count-me")
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+    assert_eq!(post_streamed_8_kib(&gateway).await.status(), 413);
     // A body within the limit still goes through.
     let fine = gateway
         .post("/service/storage/v1/count-me")
