@@ -11,8 +11,10 @@
 #   storage a document read by id with a user's session token (storage-svc on SecantusDB):
 #           token check, ownership policy, one database read. A typical API call.
 # wrk drives each target for DURATION seconds at CONNECTIONS connections; rounds alternate the
-# targets so drift on a shared machine hits all four alike. Prints req/s, p50, p99 and the
-# ratios to direct and to nginx.
+# targets so drift on a shared machine hits all four alike. Prints req/s, p50, p99, the
+# ratios to direct and to nginx, and the CPU time each request costs: the proxy's own (user and
+# kernel, from /proc/<pid>/stat) and the whole machine's (/proc/stat), from which follows the
+# most CPU a proxy may add per request here and still keep 0.75 of direct.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -67,6 +69,7 @@ SERVER_PORT=$GATEWAY_PORT AUTH_SVC_URL="http://127.0.0.1:$AUTH_PORT" \
   STORAGE_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 \
   target/release/gateway >"$work/gateway.log" 2>&1 &
 pids+=($!)
+gateway_pid=$!
 
 nginx_conf "$work/nginx.conf" "worker_processes auto;" "$(nginx_gw_http)
 $(nginx_server $NGINX_PORT / "")
@@ -93,18 +96,43 @@ fi
 # wrk's latency figures to milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.3f", v}'; }
 
-run() { # name port -> appends "name rps p50 p99" to $work/results
-  local out
+# CPU ticks (1/100 s) spent so far: by the given processes (user, kernel), or by the whole
+# machine (busy = all but idle and iowait).
+proc_ticks() {
+  local user=0 sys=0 u s pid
+  for pid in "$@"; do
+    read -r u s < <(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12, $13}')
+    user=$((user + u)) sys=$((sys + s))
+  done
+  echo "$user $sys"
+}
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+nginx_pids() { local master; master=$(cat "$work/nginx.pid"); echo "$master" $(pgrep -P "$master"); }
+
+run() { # name port [proxy pid...] -> appends "name rps p50 p99 user_us sys_us machine_us busy"
+  local name=$1 port=$2 out
+  shift 2
+  local pu0 ps0 pu1 ps1 mb0 mi0 mb1 mi1
+  read -r pu0 ps0 < <(proc_ticks "$@")
+  read -r mb0 mi0 < <(machine_ticks)
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" \
-    -H "X-API-Key: $KEY" "http://127.0.0.1:$2$TARGET_PATH")
-  local rps p50 p99 errors
+    -H "X-API-Key: $KEY" "http://127.0.0.1:$port$TARGET_PATH")
+  read -r pu1 ps1 < <(proc_ticks "$@")
+  read -r mb1 mi1 < <(machine_ticks)
+  local rps p50 p99 errors requests
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
   p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
   errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  [ -z "$errors" ] || die "$1 answered $errors non-2xx responses"
-  echo "$1 $rps $p50 $p99" >>"$work/results"
-  printf '  %-9s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$1" "$rps" "$p50" "$p99" >&2
+  [ -z "$errors" ] || die "$name answered $errors non-2xx responses"
+  # One tick is 10,000 us; busy is the machine's busy share of the run.
+  local cpu
+  cpu=$(awk -v r="$requests" -v pu=$((pu1 - pu0)) -v ps=$((ps1 - ps0)) -v mb=$((mb1 - mb0)) \
+    -v mi=$((mi1 - mi0)) 'BEGIN { printf "%.1f %.1f %.1f %.2f", pu*1e4/r, ps*1e4/r, mb*1e4/r, mb/(mb+mi) }')
+  echo "$name $rps $p50 $p99 $cpu" >>"$work/results"
+  printf '  %-9s %10s req/s  p50 %7s ms  p99 %7s ms  CPU us/request (proxy user, kernel; machine; busy) %s\n' \
+    "$name" "$rps" "$p50" "$p99" "$cpu" >&2
 }
 
 wrk -t2 -c"$CONNECTIONS" -d2s "${WRK_ARGS[@]}" -H "X-API-Key: $KEY" \
@@ -112,20 +140,29 @@ wrk -t2 -c"$CONNECTIONS" -d2s "${WRK_ARGS[@]}" -H "X-API-Key: $KEY" \
 for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: ${DURATION}s at $CONNECTIONS connections each"
   run direct "$BACKEND_PORT"
-  run gateway "$GATEWAY_PORT"
-  run nginx "$NGINX_PORT"
-  run nginx-gw "$NGINX_GW_PORT"
+  run gateway "$GATEWAY_PORT" "$gateway_pid"
+  # shellcheck disable=SC2046 # one pid per word
+  run nginx "$NGINX_PORT" $(nginx_pids)
+  # shellcheck disable=SC2046
+  run nginx-gw "$NGINX_GW_PORT" $(nginx_pids)
 done
 
 echo
 echo "Averages over $ROUNDS rounds, BACKEND=$BACKEND ($(nproc) cores, $CONNECTIONS connections, wrk -t2):"
 awk '
-  { rps[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; n[$1]++ }
+  { rps[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; user[$1]+=$5; sys[$1]+=$6; all[$1]+=$7; busy[$1]+=$8; n[$1]++ }
   END {
-    printf "| target | req/s | p50 ms | p99 ms | throughput vs direct |\n|---|---|---|---|---|\n"
+    printf "| target | req/s | p50 ms | p99 ms | throughput vs direct | proxy CPU us/request (user + kernel) | machine CPU us/request | machine busy |\n|---|---|---|---|---|---|---|---|\n"
     split("direct gateway nginx nginx-gw", order, " ")
     for (i = 1; i <= 4; i++) { t = order[i]
-      printf "| %s | %.0f | %.2f | %.2f | %.2f |\n", t, rps[t]/n[t], p50[t]/n[t], p99[t]/n[t], rps[t]/rps["direct"] }
+      proxy = t == "direct" ? "-" : sprintf("%.1f (%.1f + %.1f)", (user[t]+sys[t])/n[t], user[t]/n[t], sys[t]/n[t])
+      printf "| %s | %.0f | %.2f | %.2f | %.2f | %s | %.1f | %.2f |\n", t, rps[t]/n[t], p50[t]/n[t], p99[t]/n[t], rps[t]/rps["direct"], proxy, all[t]/n[t], busy[t]/n[t] }
     printf "\ngateway/nginx throughput: %.2f; gateway/nginx p99: %.2f\n", rps["gateway"]/rps["nginx"], (p99["gateway"]/n["gateway"])/(p99["nginx"]/n["nginx"])
     printf "gateway/nginx-gw throughput: %.2f; gateway/nginx-gw p99: %.2f\n", rps["gateway"]/rps["nginx-gw"], (p99["gateway"]/n["gateway"])/(p99["nginx-gw"]/n["nginx-gw"])
+    # With the machine busy, throughput is cores / CPU per request: keeping 0.75 of direct
+    # leaves a proxy (1/0.75 - 1) of what a direct request costs the whole machine.
+    direct = all["direct"]/n["direct"]
+    printf "CPU a proxy may add per request to keep 0.75 of direct: %.1f us (a direct request costs the machine %.1f us);\n", direct/3, direct
+    for (i = 2; i <= 4; i++) { t = order[i]
+      printf "  %s adds %.1f us (its own %.1f us, of which kernel %.1f us)\n", t, all[t]/n[t] - direct, (user[t]+sys[t])/n[t], sys[t]/n[t] }
   }' "$work/results"
