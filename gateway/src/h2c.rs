@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use coglex_common::http2 as http2_windows;
 use http::uri::Authority;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -133,7 +134,8 @@ impl SharedUpstreams {
     ) -> Result<SendRequest<UpstreamBody>, UpstreamError> {
         let stream = upstream::connect_tcp(authority, connect_timeout).await?;
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-            .adaptive_window(true)
+            .initial_stream_window_size(http2_windows::STREAM_WINDOW)
+            .initial_connection_window_size(http2_windows::CONNECTION_WINDOW)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(UpstreamError::Http)?;

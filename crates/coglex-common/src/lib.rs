@@ -3,6 +3,7 @@
 //! Always available (the gateway uses only these):
 //! - [`config`]: settings from built-in defaults, an optional file, `.env` and the environment.
 //! - [`error`]: the one error vocabulary and JSON error shape of the whole API.
+//! - [`http2`]: flow-control windows of the gateway's HTTP/2 connections to the services.
 //! - [`process`]: the body of every binary's `main`.
 //! - [`request_id`]: which client request ids are kept.
 //! - [`secret`]: strings that never print, and constant-time API key checks.
@@ -21,6 +22,7 @@
 
 pub mod config;
 pub mod error;
+pub mod http2;
 pub mod process;
 pub mod request_id;
 pub mod secret;

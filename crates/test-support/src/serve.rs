@@ -5,6 +5,7 @@ use std::net::TcpListener;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use coglex_common::http2;
 
 /// A listener on a free loopback port, and its `http://127.0.0.1:<port>` address.
 pub fn free_listener() -> (TcpListener, String) {
@@ -20,6 +21,9 @@ where
 {
     let server = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(1)
+        // As the services do: their flow control is part of what the gateway's tests meet.
+        .h2_initial_window_size(http2::STREAM_WINDOW)
+        .h2_initial_connection_window_size(http2::CONNECTION_WINDOW)
         .listen_auto_h2c(listener)
         .expect("listen")
         .run();

@@ -4,8 +4,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use test_support::upstream::Upstream;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::*;
@@ -89,7 +91,7 @@ async fn a_service_connection_past_its_age_is_replaced() {
         assert_eq!(status().await, 200);
     }
     assert_eq!(connections.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(status().await, 200);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
@@ -109,4 +111,73 @@ async fn a_streamed_body_over_the_limit_is_413_over_http2_too() {
     assert_eq!(fine.status(), 200);
     assert_eq!(json(fine).await["body_length"], 1000);
     assert!(upstream.hits() >= 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_stall_the_shared_connection() {
+    let (gateway, _connections, _upstream) =
+        gateway_via_relay(&[("UPSTREAM_HTTP2_CONNECTIONS", "1")]).await;
+    // A download far larger than the sockets' buffers, whose client never reads a byte of it.
+    let mut stalled = TcpStream::connect(gateway.host_port()).await.unwrap();
+    let request = format!(
+        "GET /service/storage/v1/bytes/{} HTTP/1.1\r\nHost: gateway\r\nX-API-Key: {API_KEY}\r\n\r\n",
+        256 << 20
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    // Time for it to fill every buffer on its way: the client's socket, the gateway's, and the
+    // service connection's windows.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Another client's request on the same service connection still completes.
+    let other = tokio::time::timeout(Duration::from_secs(5), async {
+        let response = gateway
+            .get("/service/storage/v1/anything")
+            .send()
+            .await
+            .unwrap();
+        (response.status(), json(response).await)
+    })
+    .await
+    .expect("a request stalled behind a client that stopped reading");
+    assert_eq!(other.0, 200);
+    assert_eq!(other.1["path"], "/service/storage/v1/anything");
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn uploads_a_service_has_not_read_yet_do_not_stall_the_shared_connection() {
+    let (gateway, _connections, _upstream) = gateway_via_relay(&[
+        ("UPSTREAM_HTTP2_CONNECTIONS", "1"),
+        ("BODY_LIMIT_BYTES", "8388608"),
+    ])
+    .await;
+    // Two uploads to a route that answers after 2 s without reading its body.
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let request = reqwest::Client::new()
+                .post(gateway.url("/service/storage/v1/slow"))
+                .header("X-API-Key", API_KEY)
+                .body(vec![b'a'; 4 << 20]);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Another client's upload on the same service connection is read and answered meanwhile.
+    let other = tokio::time::timeout(Duration::from_secs(1), async {
+        let response = gateway
+            .post("/service/storage/v1/count-me")
+            .body(vec![b'a'; 1000])
+            .send()
+            .await
+            .unwrap();
+        (response.status(), json(response).await)
+    })
+    .await
+    .expect("an upload stalled behind two the service had not read");
+    assert_eq!(other.0, 200);
+    assert_eq!(other.1["body_length"], 1000);
+    for held in held {
+        assert_eq!(held.await.unwrap(), 200);
+    }
 }

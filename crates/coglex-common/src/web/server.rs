@@ -12,6 +12,7 @@ use mongodb::{Collection, Database};
 use super::routes::Routes;
 use super::{api_key, context, extract, health};
 use crate::config::CoreSettings;
+use crate::http2;
 use crate::mongo;
 use crate::process::Serve;
 use crate::secret::KeySet;
@@ -155,6 +156,8 @@ impl Application {
         })
         // HTTP/1.1, and HTTP/2 with prior knowledge: the gateway multiplexes its clients'
         // requests over a few HTTP/2 connections per service.
+        .h2_initial_window_size(http2::STREAM_WINDOW)
+        .h2_initial_connection_window_size(http2::CONNECTION_WINDOW)
         .listen_auto_h2c(listener)?
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.server_workers > 0 {
