@@ -39,6 +39,11 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with_gateway(&[]).await
+    }
+
+    /// The stack with extra gateway settings (e.g. `UPSTREAM_HTTP2`).
+    pub async fn start_with_gateway(extra: &[(&str, &str)]) -> Self {
         let db = TestDb::new();
         let stripe = FakeStripe::start().await;
         let gemini = FakeGemini::start().await;
@@ -72,6 +77,11 @@ impl Stack {
             let variable = format!("{}_SVC_URL", name.to_uppercase());
             (variable, app.address.clone())
         }));
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let gateway = Gateway::build(ConfigSource::from_pairs(pairs))
             .await
             .expect("the gateway builds")

@@ -252,7 +252,18 @@ async fn arrange(stack: &Stack, http: &reqwest::Client, token: &str) -> String {
 
 #[tokio::test]
 async fn every_http_example_of_the_original_readme_works_through_the_gateway() {
-    let stack = Stack::start().await;
+    replay_readme(Stack::start().await).await;
+}
+
+/// The same over HTTP/2 between the gateway and the real services.
+#[tokio::test]
+async fn every_http_example_works_with_http2_to_the_services_too() {
+    replay_readme(Stack::start_with_gateway(&[("UPSTREAM_HTTP2", "true")]).await).await;
+}
+
+/// Sends every HTTP example of the original README, in order, through `stack`'s gateway,
+/// filling in what earlier answers gave, and checks each answer and documented shape.
+async fn replay_readme(stack: Stack) {
     let http = client();
     let all = examples(README);
     assert_eq!(
