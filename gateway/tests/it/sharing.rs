@@ -129,18 +129,13 @@ async fn a_client_that_stops_reading_does_not_stall_the_shared_connection() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Another client's request on the same service connection still completes.
-    let other = tokio::time::timeout(Duration::from_secs(5), async {
-        let response = gateway
-            .get("/service/storage/v1/anything")
-            .send()
-            .await
-            .unwrap();
-        (response.status(), json(response).await)
-    })
-    .await
-    .expect("a request stalled behind a client that stopped reading");
-    assert_eq!(other.0, 200);
-    assert_eq!(other.1["path"], "/service/storage/v1/anything");
+    let other = answered_within(
+        Duration::from_secs(5),
+        gateway.get("/service/storage/v1/anything"),
+        "a request stalled behind a client that stopped reading",
+    )
+    .await;
+    assert_eq!(other["path"], "/service/storage/v1/anything");
     drop(stalled);
 }
 
@@ -164,20 +159,32 @@ async fn uploads_a_service_has_not_read_yet_do_not_stall_the_shared_connection()
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Another client's upload on the same service connection is read and answered meanwhile.
-    let other = tokio::time::timeout(Duration::from_secs(1), async {
-        let response = gateway
+    let other = answered_within(
+        Duration::from_secs(1),
+        gateway
             .post("/service/storage/v1/count-me")
-            .body(vec![b'a'; 1000])
-            .send()
-            .await
-            .unwrap();
-        (response.status(), json(response).await)
-    })
-    .await
-    .expect("an upload stalled behind two the service had not read");
-    assert_eq!(other.0, 200);
-    assert_eq!(other.1["body_length"], 1000);
+            .body(vec![b'a'; 1000]),
+        "an upload stalled behind two the service had not read",
+    )
+    .await;
+    assert_eq!(other["body_length"], 1000);
     for held in held {
         assert_eq!(held.await.unwrap(), 200);
     }
+}
+
+/// `request`'s JSON answer, which must be a 200 within `limit`; else fails with `stalled`.
+async fn answered_within(
+    limit: Duration,
+    request: reqwest::RequestBuilder,
+    stalled: &str,
+) -> serde_json::Value {
+    let answer = tokio::time::timeout(limit, async {
+        let response = request.send().await.unwrap();
+        (response.status(), json(response).await)
+    })
+    .await
+    .expect(stalled);
+    assert_eq!(answer.0, 200);
+    answer.1
 }
