@@ -43,6 +43,19 @@ pub struct GatewaySettings {
     /// (bench/README.md).
     #[serde(default = "defaults::upstream_http2")]
     pub upstream_http2: bool,
+    /// Per-service overrides of `UPSTREAM_HTTP2` (`AUTH_UPSTREAM_HTTP2`,
+    /// `STORAGE_UPSTREAM_HTTP2`, ...): e.g. HTTP/2 to a service of light, frequent routes and
+    /// HTTP/1.1 to one of heavy ones.
+    #[serde(default)]
+    pub auth_upstream_http2: Option<bool>,
+    #[serde(default)]
+    pub storage_upstream_http2: Option<bool>,
+    #[serde(default)]
+    pub archive_upstream_http2: Option<bool>,
+    #[serde(default)]
+    pub payment_upstream_http2: Option<bool>,
+    #[serde(default)]
+    pub generation_upstream_http2: Option<bool>,
     /// Shared HTTP/2 connections per service and event loop (`UPSTREAM_HTTP2_CONNECTIONS`).
     #[serde(default = "defaults::upstream_http2_connections")]
     pub upstream_http2_connections: usize,
@@ -183,12 +196,27 @@ impl GatewaySettings {
         Ok(())
     }
 
-    /// How service connections are shared, when they speak HTTP/2.
+    /// How service connections are shared, when any service is spoken to in HTTP/2.
     pub fn http2(&self) -> Option<Http2Settings> {
-        self.upstream_http2.then(|| Http2Settings {
-            connections: self.upstream_http2_connections,
-            max_age: Duration::from_secs(self.upstream_http2_max_age_secs),
-        })
+        ServiceId::ALL
+            .into_iter()
+            .any(|service| self.upstream_http2(service))
+            .then(|| Http2Settings {
+                connections: self.upstream_http2_connections,
+                max_age: Duration::from_secs(self.upstream_http2_max_age_secs),
+            })
+    }
+
+    /// Whether `service` is spoken to in HTTP/2 over shared connections.
+    pub fn upstream_http2(&self, service: ServiceId) -> bool {
+        let specific = match service {
+            ServiceId::Auth => self.auth_upstream_http2,
+            ServiceId::Storage => self.storage_upstream_http2,
+            ServiceId::Archive => self.archive_upstream_http2,
+            ServiceId::Payment => self.payment_upstream_http2,
+            ServiceId::Generation => self.generation_upstream_http2,
+        };
+        specific.unwrap_or(self.upstream_http2)
     }
 
     pub fn upstream_url(&self, service: ServiceId) -> &str {

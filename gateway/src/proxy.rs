@@ -43,6 +43,8 @@ struct Upstream {
     host: HeaderValue,
     body_limit: u64,
     rate: RateLimit,
+    /// Spoken to in HTTP/2 over the event loop's shared connections.
+    http2: bool,
 }
 
 impl Upstream {
@@ -71,7 +73,8 @@ pub struct ClientConn {
     peer_value: HeaderValue,
     /// Its own HTTP/1.1 service connections.
     upstreams: ConnUpstreams,
-    /// Its event loop's HTTP/2 service connections, used instead when there are.
+    /// Its event loop's HTTP/2 service connections, used instead for the services spoken to
+    /// in HTTP/2.
     shared: Option<Arc<SharedUpstreams>>,
 }
 
@@ -129,6 +132,7 @@ impl Proxy {
                         settings.rate_limit_rps(service),
                         settings.rate_limit_burst,
                     ),
+                    http2: settings.upstream_http2(service),
                 }
             })
             .collect();
@@ -162,8 +166,8 @@ impl Proxy {
         })
     }
 
-    /// An event loop's shared HTTP/2 service connections, when the services are spoken to
-    /// in HTTP/2.
+    /// An event loop's shared HTTP/2 service connections, when any service is spoken to in
+    /// HTTP/2.
     pub fn shared_upstreams(&self) -> Option<Arc<SharedUpstreams>> {
         self.http2
             .map(|settings| Arc::new(SharedUpstreams::new(settings)))
@@ -303,7 +307,9 @@ impl Proxy {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        if client.shared.is_some() {
+        // This service's shared HTTP/2 connections, or the client connection's own HTTP/1.1.
+        let shared = client.shared.as_ref().filter(|_| upstream.http2);
+        if shared.is_some() {
             // HTTP/2 names the service in the URI (`:authority`) rather than in `Host`.
             parts.headers.remove(header::HOST);
             parts.uri = upstream.uri(path_and_query);
@@ -319,7 +325,7 @@ impl Proxy {
         let outgoing = Request::from_parts(parts, Either::Left(body));
 
         let (service, authority) = (upstream.service, &upstream.authority);
-        let exchange = match &client.shared {
+        let exchange = match shared {
             Some(shared) => futures_util::future::Either::Left(shared.send(
                 service,
                 authority,

@@ -188,3 +188,27 @@ async fn answered_within(
     assert_eq!(answer.0, 200);
     answer.1
 }
+
+#[tokio::test]
+async fn a_service_can_keep_http1_while_the_others_share_http2() {
+    let (gateway, connections, _upstream) = gateway_via_relay(&[
+        ("UPSTREAM_HTTP2_CONNECTIONS", "1"),
+        ("STORAGE_UPSTREAM_HTTP2", "false"),
+    ])
+    .await;
+    let clients: Vec<reqwest::Client> = (0..4).map(|_| reqwest::Client::new()).collect();
+    let status = |client: &reqwest::Client, path: &str| {
+        let request = client.get(gateway.url(path)).header("X-API-Key", API_KEY);
+        async move { request.send().await.unwrap().status() }
+    };
+    for client in &clients {
+        assert_eq!(status(client, "/service/storage/v1/anything").await, 200);
+    }
+    // Storage: one HTTP/1.1 connection per client connection.
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
+    for client in &clients {
+        assert_eq!(status(client, "/service/auth/v1/anything").await, 200);
+    }
+    // Auth: one shared HTTP/2 connection for all four.
+    assert_eq!(connections.load(Ordering::SeqCst), 5);
+}
