@@ -314,6 +314,11 @@ impl Proxy {
             parts.headers.remove(header::HOST);
             parts.uri = upstream.uri(path_and_query);
             parts.version = Version::HTTP_2;
+            // Every request id is new: kept out of HPACK's table, it neither evicts the
+            // repeated headers there nor lengthens the chain each lookup of its name walks.
+            if let Some(id) = parts.headers.get_mut(X_REQUEST_ID) {
+                id.set_sensitive(true);
+            }
         } else {
             // Origin form: the connection already goes to the service.
             parts.headers.insert(header::HOST, upstream.host.clone());

@@ -59,14 +59,20 @@ async fn many_clients_share_a_few_service_connections() {
         async move {
             let response = request.send().await.unwrap();
             let status = response.status();
+            let id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
             let echoed = json(response).await;
-            (status, echoed)
+            (status, id, echoed)
         }
     });
-    for (status, echoed) in futures_util::future::join_all(requests).await {
+    for (status, id, echoed) in futures_util::future::join_all(requests).await {
         assert_eq!(status, 200);
         assert_eq!(echoed["path"], "/service/storage/v1/items");
         assert_eq!(echoed["query"], "n=1");
+        // The service sees the request id the client is given.
+        assert_eq!(echoed["headers"]["x-request-id"], id.as_str());
     }
     assert_eq!(upstream.hits(), 8);
     let opened = connections.load(Ordering::SeqCst);
