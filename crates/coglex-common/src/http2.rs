@@ -1,5 +1,5 @@
 //! Flow control of the HTTP/2 connections between the gateway and the services
-//! (`UPSTREAM_HTTP2=true`). Both ends receive with the same windows.
+//! (`UPSTREAM_HTTP2`, `<NAME>_UPSTREAM_HTTP2`). Both ends receive with the same windows.
 //!
 //! One such connection carries many clients' requests at once. A stream's window bounds what
 //! one request or response may have in flight before its reader takes it; the connection's

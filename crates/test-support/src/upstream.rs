@@ -5,6 +5,7 @@
 //! - `.../echo-body`: streams the request body back as it arrives;
 //! - `.../sse`: three server-sent events, 300 ms apart;
 //! - `.../slow`: answers after 2 s;
+//! - `.../hold`: answers after 10 s, never reading the request body;
 //! - anything else: JSON with the method, path, query, headers and body length it received.
 //!
 //! It counts the requests that reach it, so tests can prove a refused request never did.
@@ -86,6 +87,10 @@ async fn answer(
         }
         ["slow", ..] => {
             tokio::time::sleep(Duration::from_secs(2)).await;
+            HttpResponse::Ok().finish()
+        }
+        ["hold", ..] => {
+            tokio::time::sleep(Duration::from_secs(10)).await;
             HttpResponse::Ok().finish()
         }
         _ => {

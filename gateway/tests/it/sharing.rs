@@ -147,26 +147,30 @@ async fn a_client_that_stops_reading_does_not_stall_the_shared_connection() {
 
 #[tokio::test]
 async fn uploads_a_service_has_not_read_yet_do_not_stall_the_shared_connection() {
-    let (gateway, _connections, _upstream) = gateway_via_relay(&[
+    let (gateway, _connections, upstream) = gateway_via_relay(&[
         ("UPSTREAM_HTTP2_CONNECTIONS", "1"),
         ("BODY_LIMIT_BYTES", "8388608"),
     ])
     .await;
-    // Two uploads to a route that answers after 2 s without reading its body.
+    // Two uploads to a route that holds them unread for 10 s.
     let held: Vec<_> = (0..2)
         .map(|_| {
             let request = reqwest::Client::new()
-                .post(gateway.url("/service/storage/v1/slow"))
+                .post(gateway.url("/service/storage/v1/hold"))
                 .header("X-API-Key", API_KEY)
                 .body(vec![b'a'; 4 << 20]);
-            tokio::spawn(async move { request.send().await.unwrap().status() })
+            tokio::spawn(async move { request.send().await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    while upstream.hits() < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time for their bodies to fill what the service lets them send.
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Another client's upload on the same service connection is read and answered meanwhile.
     let other = answered_within(
-        Duration::from_secs(1),
+        Duration::from_secs(3),
         gateway
             .post("/service/storage/v1/count-me")
             .body(vec![b'a'; 1000]),
@@ -174,25 +178,7 @@ async fn uploads_a_service_has_not_read_yet_do_not_stall_the_shared_connection()
     )
     .await;
     assert_eq!(other["body_length"], 1000);
-    for held in held {
-        assert_eq!(held.await.unwrap(), 200);
-    }
-}
-
-/// `request`'s JSON answer, which must be a 200 within `limit`; else fails with `stalled`.
-async fn answered_within(
-    limit: Duration,
-    request: reqwest::RequestBuilder,
-    stalled: &str,
-) -> serde_json::Value {
-    let answer = tokio::time::timeout(limit, async {
-        let response = request.send().await.unwrap();
-        (response.status(), json(response).await)
-    })
-    .await
-    .expect(stalled);
-    assert_eq!(answer.0, 200);
-    answer.1
+    held.iter().for_each(|held| held.abort());
 }
 
 #[tokio::test]
@@ -217,4 +203,20 @@ async fn a_service_can_keep_http1_while_the_others_share_http2() {
     }
     // Auth: one shared HTTP/2 connection for all four.
     assert_eq!(connections.load(Ordering::SeqCst), 5);
+}
+
+/// `request`'s JSON answer, which must be a 200 within `limit`; else fails with `stalled`.
+async fn answered_within(
+    limit: Duration,
+    request: reqwest::RequestBuilder,
+    stalled: &str,
+) -> serde_json::Value {
+    let answer = tokio::time::timeout(limit, async {
+        let response = request.send().await.unwrap();
+        (response.status(), json(response).await)
+    })
+    .await
+    .expect(stalled);
+    assert_eq!(answer.0, 200);
+    answer.1
 }
