@@ -7,6 +7,7 @@
 //! ways. Every failure is
 //! turned into a response in one place, [`respond`].
 
+mod coalesce;
 pub mod config;
 mod cors;
 mod docs;

@@ -21,6 +21,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::coalesce::Coalesce;
 use crate::driver::{ConnectionTask, Opened};
 
 use crate::routes::ServiceId;
@@ -28,10 +29,11 @@ use crate::routes::ServiceId;
 /// What the gateway sends to a service: the client's body, capped, or nothing (probes).
 pub type UpstreamBody = Either<Capped, Empty<Bytes>>;
 
-/// The client's body, cut at the service's limit. It remembers being cut: over HTTP/2 the
-/// exchange fails with a reset stream that no longer carries the cause.
+/// The client's body, cut at the service's limit, its ready small frames merged
+/// ([`Coalesce`]). It remembers being cut: over HTTP/2 the exchange fails with a reset stream
+/// that no longer carries the cause.
 pub struct Capped {
-    body: Limited<Incoming>,
+    body: Coalesce<Limited<Incoming>>,
     cut: Arc<AtomicBool>,
 }
 
@@ -40,7 +42,7 @@ impl Capped {
     pub fn new(body: Incoming, limit: usize) -> (Self, Arc<AtomicBool>) {
         let cut = Arc::new(AtomicBool::new(false));
         let capped = Self {
-            body: Limited::new(body, limit),
+            body: Coalesce::new(Limited::new(body, limit)),
             cut: Arc::clone(&cut),
         };
         (capped, cut)

@@ -220,3 +220,22 @@ async fn answered_within(
     assert_eq!(answer.0, 200);
     answer.1
 }
+
+#[tokio::test]
+async fn a_body_sent_in_one_byte_pieces_arrives_whole_and_in_order() {
+    let (gateway, _connections, _upstream) = gateway_via_relay(&[]).await;
+    let sent: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let pieces = futures_util::stream::iter(
+        sent.clone()
+            .into_iter()
+            .map(|byte| Ok::<_, std::io::Error>(vec![byte])),
+    );
+    let response = gateway
+        .post("/service/storage/v1/echo-body")
+        .body(reqwest::Body::wrap_stream(pieces))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap(), sent);
+}
