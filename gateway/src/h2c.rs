@@ -106,9 +106,7 @@ impl SharedUpstreams {
                 },
             }
         }
-        Err(UpstreamError::Connect(std::io::Error::other(
-            "the service closed two connections in a row",
-        )))
+        Err(UpstreamError::closed_twice())
     }
 
     fn usable(&self, service: ServiceId, slot: usize) -> Option<SendRequest<UpstreamBody>> {

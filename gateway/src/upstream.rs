@@ -84,6 +84,15 @@ pub enum UpstreamError {
     Http(hyper::Error),
 }
 
+impl UpstreamError {
+    /// A request the service refused twice, on a connection it closed and on a new one.
+    pub fn closed_twice() -> Self {
+        Self::Connect(std::io::Error::other(
+            "the service closed two connections in a row",
+        ))
+    }
+}
+
 /// The service connections of one client connection.
 pub struct ConnUpstreams {
     senders: Mutex<[Option<SendRequest<UpstreamBody>>; ServiceId::ALL.len()]>,
@@ -133,9 +142,7 @@ impl ConnUpstreams {
                 },
             }
         }
-        Err(UpstreamError::Connect(std::io::Error::other(
-            "the service closed two connections in a row",
-        )))
+        Err(UpstreamError::closed_twice())
     }
 
     fn take(&self, service: ServiceId) -> Option<SendRequest<UpstreamBody>> {

@@ -14,7 +14,7 @@ use test_support::fake_gemini::FakeGemini;
 use test_support::fake_oauth::{FakeOAuth, Flavor, ProviderUser};
 use test_support::fake_stripe::FakeStripe;
 use test_support::smtp::SmtpServer;
-use test_support::{gateway_settings, spawn_app_with, TestApp, TestDb};
+use test_support::{gateway_settings, owned_pairs, spawn_app_with, TestApp, TestDb};
 
 pub use test_support::{ADMIN_API_KEY, API_KEY};
 
@@ -77,11 +77,7 @@ impl Stack {
             let variable = format!("{}_SVC_URL", name.to_uppercase());
             (variable, app.address.clone())
         }));
-        pairs.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
+        pairs.extend(owned_pairs(extra));
         let gateway = Gateway::build(ConfigSource::from_pairs(pairs))
             .await
             .expect("the gateway builds")

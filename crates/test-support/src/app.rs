@@ -59,7 +59,7 @@ impl TestApp {
 
 /// The settings every spawned app gets, before a test's own overrides.
 pub fn base_settings(db: &TestDb) -> Vec<(String, String)> {
-    [
+    owned_pairs(&[
         ("SERVER_PORT", "0"),
         ("SERVER_WORKERS", "1"),
         ("SERVER_SECRET", SERVER_SECRET),
@@ -68,24 +68,26 @@ pub fn base_settings(db: &TestDb) -> Vec<(String, String)> {
         ("MONGODB_URI", db.uri.as_str()),
         ("MONGODB_DATABASE", db.name.as_str()),
         ("SHUTDOWN_TIMEOUT_SECS", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    ])
+}
+
+/// `pairs` as the owned settings a `ConfigSource` takes.
+pub fn owned_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// The settings of a gateway in tests: a free port, the test keys, no rate limit.
 pub fn gateway_settings() -> Vec<(String, String)> {
-    [
+    owned_pairs(&[
         ("SERVER_PORT", "0"),
         ("API_KEYS", API_KEY),
         ("ADMIN_API_KEYS", ADMIN_API_KEY),
         ("RATE_LIMIT_RPS", "0"),
         ("SHUTDOWN_TIMEOUT_SECS", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    ])
 }
 
 /// Spawns the app that `build` makes, on its own database.
@@ -111,11 +113,7 @@ where
     }
     let db = TestDb::new();
     let mut settings = base_settings(&db);
-    settings.extend(
-        overrides
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    settings.extend(owned_pairs(overrides));
     let app = build(ConfigSource::from_pairs(settings))
         .await
         .expect("the app builds");

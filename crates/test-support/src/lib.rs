@@ -21,7 +21,8 @@ pub mod smtp;
 pub mod upstream;
 
 pub use app::{
-    gateway_settings, spawn_app, spawn_app_with, TestApp, ADMIN_API_KEY, API_KEY, SERVER_SECRET,
+    gateway_settings, owned_pairs, spawn_app, spawn_app_with, TestApp, ADMIN_API_KEY, API_KEY,
+    SERVER_SECRET,
 };
 pub use mongo::{shared_uri, MongoServer, TestDb};
 pub use session::{sign_in, SignedIn};

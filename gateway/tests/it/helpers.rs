@@ -2,7 +2,7 @@ use coglex_common::config::ConfigSource;
 use gateway::Gateway;
 use test_support::upstream::Upstream;
 
-pub use test_support::{ADMIN_API_KEY, API_KEY};
+pub use test_support::{owned_pairs, ADMIN_API_KEY, API_KEY};
 
 pub struct TestGateway {
     pub address: String,
@@ -63,11 +63,7 @@ pub async fn spawn_gateway(pairs: Vec<(String, String)>) -> TestGateway {
 pub async fn gateway_with(extra: &[(&str, &str)]) -> (TestGateway, Upstream) {
     let upstream = Upstream::start().await;
     let mut pairs = settings_for(&upstream.address);
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    pairs.extend(owned_pairs(extra));
     (spawn_gateway(pairs).await, upstream)
 }
 

@@ -37,13 +37,11 @@ async fn gateway_via_relay(extra: &[(&str, &str)]) -> (TestGateway, Arc<AtomicUs
     let upstream = Upstream::start().await;
     let (relay, connections) = counting_relay(&upstream.address).await;
     let mut pairs = settings_for(&relay);
-    pairs.push(("SERVER_WORKERS".to_owned(), "1".to_owned()));
-    pairs.push(("UPSTREAM_HTTP2".to_owned(), "true".to_owned()));
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    pairs.extend(owned_pairs(&[
+        ("SERVER_WORKERS", "1"),
+        ("UPSTREAM_HTTP2", "true"),
+    ]));
+    pairs.extend(owned_pairs(extra));
     (spawn_gateway(pairs).await, connections, upstream)
 }
 
