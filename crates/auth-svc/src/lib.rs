@@ -82,14 +82,20 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let state = std::sync::Arc::new(AuthState::new(&core, settings)?);
     // The unique `_key` index must exist before sign-ups race; if the database is not up yet,
     // the service still starts (answering 503) and keeps trying in the background.
-    if tokio::time::timeout(INDEX_WAIT, state.ensure_indexes())
-        .await
-        .map_or(true, |r| r.is_err())
-    {
-        tracing::warn!("indexes not ready; retrying in the background");
+    let first = tokio::time::timeout(INDEX_WAIT, state.ensure_indexes()).await;
+    if !matches!(first, Ok(Ok(()))) {
+        match first {
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "indexes not ready; retrying in the background")
+            }
+            _ => tracing::warn!("indexes not ready in time; retrying in the background"),
+        }
         let state = std::sync::Arc::clone(&state);
         tokio::spawn(async move {
-            while state.ensure_indexes().await.is_err() {
+            // Logged each time: a failure that is not an outage (duplicate keys in data
+            // carried over, say) needs an operator, and the log must say why.
+            while let Err(error) = state.ensure_indexes().await {
+                tracing::warn!(%error, "indexes not ready; retrying");
                 tokio::time::sleep(INDEX_WAIT).await;
             }
             tracing::info!("indexes ready");

@@ -70,8 +70,15 @@ impl Otps {
         crate::indexes::expire_records(&self.codes).await
     }
 
-    /// Stores a new code for `key`; returns the record id and the code (to email, never to return).
+    /// Stores a new code for `key`, retiring its earlier ones, so that only the latest code's
+    /// tries count; returns the record id and the code (to email, never to return).
     pub async fn issue(&self, key: &UserKey) -> Result<(String, String), ApiError> {
+        self.codes
+            .update_many(
+                doc! { "key": key.as_str(), "used": false },
+                doc! { "$set": { "used": true } },
+            )
+            .await?;
         let oid = uuid::Uuid::new_v4().simple().to_string();
         let code = self.draw_code();
         let record = doc! {

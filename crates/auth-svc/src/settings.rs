@@ -47,6 +47,9 @@ pub struct Settings {
     /// Code requests per client address per window (`PASSGEN_MAX_PER_CLIENT`).
     #[serde(default = "defaults::passgen_per_client")]
     pub passgen_max_per_client: i64,
+    /// Code checks per account per window, over all its codes (`PASSVER_MAX_PER_ACCOUNT`).
+    #[serde(default = "defaults::passver_per_account")]
+    pub passver_max_per_account: i64,
 
     /// SMTP server for one-time codes (`SMTP_HOST`).
     #[serde(default = "defaults::smtp_host")]
@@ -141,6 +144,9 @@ mod defaults {
     }
     pub fn passgen_per_client() -> i64 {
         30
+    }
+    pub fn passver_per_account() -> i64 {
+        10
     }
     pub fn smtp_host() -> String {
         "localhost".into()

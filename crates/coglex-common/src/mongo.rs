@@ -19,6 +19,12 @@ const DUPLICATE_KEY: i32 = 11000;
 const MAX_TIME_EXPIRED: i32 = 50;
 /// The server refused our credentials or rights.
 const UNAUTHORIZED: i32 = 13;
+/// Codes a server answers while it cannot serve for now: not (or no longer) the primary,
+/// shutting down, recovering, or a network failure between replica-set members
+/// (the driver's retryable codes), and a write concern that timed out (64).
+const TRANSIENT: [i32; 15] = [
+    6, 7, 64, 89, 91, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436,
+];
 
 /// Where the database is and how long to wait for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +103,17 @@ pub fn server_code(err: &mongodb::error::Error) -> Option<i32> {
     }
 }
 
+fn is_transient(code: i32, err: &mongodb::error::Error) -> bool {
+    TRANSIENT.contains(&code)
+        || [
+            mongodb::error::RETRYABLE_WRITE_ERROR,
+            mongodb::error::RETRYABLE_ERROR,
+            mongodb::error::SYSTEM_OVERLOADED_ERROR,
+        ]
+        .iter()
+        .any(|label| err.contains_label(label))
+}
+
 impl From<mongodb::error::Error> for ApiError {
     fn from(err: mongodb::error::Error) -> Self {
         let unreachable = matches!(
@@ -115,13 +132,49 @@ impl From<mongodb::error::Error> for ApiError {
                 ApiError::conflict("a document with the same unique key already exists")
                     .with_source(err)
             }
-            Some(MAX_TIME_EXPIRED) => ApiError::unavailable(err),
-            Some(UNAUTHORIZED) => ApiError::unavailable(err),
+            Some(MAX_TIME_EXPIRED | UNAUTHORIZED) => ApiError::unavailable(err),
+            // An election or a rolling restart: retrying shortly will work.
+            Some(code) if is_transient(code, &err) => ApiError::unavailable(err),
             // Anything else the server refused was shaped by the request (a filter or a
             // pipeline); say so without echoing the server's text.
             Some(_) => ApiError::new(ErrorCode::BadRequest, "the database refused this request")
                 .with_source(err),
             None => ApiError::internal(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::error::{CommandError, Error};
+
+    use super::*;
+
+    fn refused(code: i32) -> Error {
+        let command: CommandError =
+            mongodb::bson::from_document(doc! { "code": code, "errmsg": "server text" }).unwrap();
+        Error::from(ErrorKind::Command(command))
+    }
+
+    #[test]
+    fn an_election_or_a_restart_answers_503_not_400() {
+        // NotWritablePrimary, PrimarySteppedDown, ShutdownInProgress,
+        // InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, WriteConcernFailed.
+        for code in [10107, 189, 91, 11602, 13435, 64] {
+            let error = ApiError::from(refused(code));
+            assert_eq!(error.code(), ErrorCode::ServiceUnavailable, "code {code}");
+            assert!(error.retry_after_secs().is_some(), "code {code}");
+        }
+    }
+
+    #[test]
+    fn a_request_the_server_refused_answers_400_without_the_servers_text() {
+        // BadValue, a malformed pipeline stage.
+        for code in [2, 40323] {
+            let error = ApiError::from(refused(code));
+            assert_eq!(error.code(), ErrorCode::BadRequest, "code {code}");
+            assert!(!error.message().contains("server text"));
+        }
+        assert_eq!(ApiError::from(refused(11000)).code(), ErrorCode::Conflict);
     }
 }

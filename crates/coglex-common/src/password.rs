@@ -3,16 +3,22 @@
 //! users carried over from the original, who are rehashed with argon2id at their next sign-in.
 //!
 //! Hashing is CPU-bound (tens of milliseconds), so the async functions run it on the blocking
-//! pool, never on the executor that serves requests.
+//! pool, never on the executor that serves requests. At most one hash per core runs at a time:
+//! each holds 19 MiB, and a burst of sign-ups or sign-ins must not push the process past its
+//! memory limit (more at once would not finish sooner anyway).
 
-use std::sync::OnceLock;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::secret::Secret;
 
 /// argon2id memory cost in KiB.
@@ -89,20 +95,22 @@ fn has_current_parameters(hash: &PasswordHash<'_>) -> bool {
         && param("p") == Some(ARGON2_LANES)
 }
 
-/// [`hash`] on the blocking pool.
+/// How long a request waits for a hashing slot before it is turned away with 503.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// [`hash`] on the blocking pool, within the process's hashing slots.
 pub async fn hash_async(password: Secret) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash(password.expose()))
-        .await
-        .map_err(ApiError::internal)?
+    limited(slots(), SLOT_WAIT, move || hash(password.expose())).await?
 }
 
-/// [`verify`] on the blocking pool. With `None` (no such user) it verifies against a fixed
-/// dummy hash, so a missing account costs the same time as a wrong password.
+/// [`verify`] on the blocking pool, within the process's hashing slots. With `None` (no such
+/// user) it verifies against a fixed dummy hash, so a missing account costs the same time as a
+/// wrong password.
 pub async fn verify_async(
     password: Secret,
     stored: Option<String>,
 ) -> Result<Verification, ApiError> {
-    tokio::task::spawn_blocking(move || match stored {
+    limited(slots(), SLOT_WAIT, move || match stored {
         Some(stored) => verify(password.expose(), &stored),
         None => {
             let _ = verify(password.expose(), dummy_hash());
@@ -110,7 +118,45 @@ pub async fn verify_async(
         }
     })
     .await
-    .map_err(ApiError::internal)
+}
+
+/// One slot per core the process may use (cgroup quotas included).
+fn slots() -> &'static Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Arc::new(Semaphore::new(cores))
+    })
+}
+
+/// Runs `work` on the blocking pool once a slot is free, waiting at most `wait` for one. The
+/// slot goes with the work, so a caller that gives up (a client that hung up) does not free it
+/// while the hash still runs.
+fn limited<T: Send + 'static>(
+    slots: &Arc<Semaphore>,
+    wait: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl Future<Output = Result<T, ApiError>> {
+    let slot = tokio::time::timeout(wait, Arc::clone(slots).acquire_owned());
+    async move {
+        let slot = match slot.await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(closed)) => return Err(ApiError::internal(closed)),
+            Err(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "too many sign-ins at once; try again shortly",
+                )
+                .retry_after(1))
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
 }
 
 fn dummy_hash() -> &'static str {
@@ -189,6 +235,47 @@ mod tests {
                 "{stored}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_finds_every_slot_taken_is_turned_away_with_503() {
+        let slots = Arc::new(Semaphore::new(1));
+        let taken = Arc::clone(&slots).acquire_owned().await.unwrap();
+        let error = limited(&slots, Duration::from_millis(50), || 1)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ServiceUnavailable);
+        assert_eq!(error.retry_after_secs(), Some(1));
+        drop(taken);
+        assert_eq!(
+            limited(&slots, Duration::from_millis(50), || 2)
+                .await
+                .unwrap(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_stays_taken_until_the_work_ends_even_if_the_caller_gave_up() {
+        let slots = Arc::new(Semaphore::new(1));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let caller = tokio::spawn(limited(&slots, Duration::from_secs(1), move || {
+            released.recv().unwrap();
+        }));
+        while slots.available_permits() == 1 {
+            tokio::task::yield_now().await;
+        }
+        caller.abort();
+        let _ = caller.await;
+        assert_eq!(slots.available_permits(), 0, "the hash is still running");
+        release.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while slots.available_permits() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the slot comes back when the work ends");
     }
 
     #[tokio::test]

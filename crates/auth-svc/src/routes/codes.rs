@@ -158,7 +158,7 @@ pub(crate) struct CodeVerified {
         (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Too many wrong codes; ask for a new one (also `valid: false`)", body = ErrorBody),
+        (status = 429, description = "Too many wrong tries of this code (ask for a new one), or too many codes tried for this address in the window (`PASSVER_MAX_PER_ACCOUNT`); `Retry-After` says when (also `valid: false`)", body = ErrorBody),
     ),
 )]
 pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
@@ -166,32 +166,33 @@ pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpRes
     let code = string_field(&body, "_password")?;
     let token = string_field(&body, "token")?;
     if code.len() > MAX_CODE_LEN {
-        return Ok(refusal(StatusCode::BAD_REQUEST, "the code is not valid"));
+        return Ok(refusal("the code is not valid"));
     }
     let claims = match state.tokens.verify::<OtpClaims>(token, Purpose::Otp) {
         Ok(claims) if claims.sub == key.as_str() => claims,
-        _ => {
-            return Ok(refusal(
-                StatusCode::BAD_REQUEST,
-                "the code is not valid or has expired",
-            ))
-        }
+        _ => return Ok(refusal("the code is not valid or has expired")),
     };
+    // Each code dies after a few wrong tries, and new codes are limited per window; this
+    // bounds the guesses over all of an account's codes too.
+    let bucket = format!("passver:key:{}", key.as_str());
+    if let Err(limited) = state
+        .limits
+        .hit(&bucket, state.settings.passver_max_per_account)
+        .await
+    {
+        return match limited.retry_after_secs() {
+            Some(secs) if limited.code() == ErrorCode::RateLimited => Ok(too_many(
+                "too many codes tried for this address; retry later",
+                secs,
+            )),
+            _ => Err(limited),
+        };
+    }
     match state.otps.check(&claims.extra.oid, &key, code).await? {
-        Check::Valid => {}
-        Check::Wrong => return Ok(refusal(StatusCode::BAD_REQUEST, "the code is not valid")),
-        Check::Unusable => {
-            return Ok(refusal(
-                StatusCode::BAD_REQUEST,
-                "the code is not valid or has expired",
-            ))
-        }
-        Check::Exhausted => {
-            return Ok(refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many wrong codes; ask for a new one",
-            ))
-        }
+        Check::Valid => state.limits.clear(&bucket).await?,
+        Check::Wrong => return Ok(refusal("the code is not valid")),
+        Check::Unusable => return Ok(refusal("the code is not valid or has expired")),
+        Check::Exhausted => return Ok(too_many("too many wrong codes; ask for a new one", 60)),
     }
     let mut body = CodeVerified {
         valid: true,
@@ -216,17 +217,23 @@ pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// The original's `{"valid": false, "message"}`, inside the API's error shape.
-fn refusal(status: StatusCode, message: &str) -> HttpResponse {
-    let code = if status == StatusCode::TOO_MANY_REQUESTS {
-        ErrorCode::RateLimited
-    } else {
-        ErrorCode::BadRequest
-    };
-    let mut response = HttpResponse::build(status);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        response.insert_header(("Retry-After", Duration::from_secs(60).as_secs()));
-    }
+/// The original's `{"valid": false, "message"}`, inside the API's error shape: 400.
+fn refusal(message: &str) -> HttpResponse {
+    valid_false(HttpResponse::BadRequest(), ErrorCode::BadRequest, message)
+}
+
+/// [`refusal`] as 429, retried after `retry_after_secs`.
+fn too_many(message: &str, retry_after_secs: u64) -> HttpResponse {
+    let mut response = HttpResponse::TooManyRequests();
+    response.insert_header(("Retry-After", retry_after_secs));
+    valid_false(response, ErrorCode::RateLimited, message)
+}
+
+fn valid_false(
+    mut response: actix_web::HttpResponseBuilder,
+    code: ErrorCode,
+    message: &str,
+) -> HttpResponse {
     response.json(json!({
         "valid": false,
         "message": message,

@@ -197,6 +197,92 @@ async fn five_wrong_codes_kill_the_code() {
     assert_eq!(json(response).await["valid"], false);
 }
 
+/// The code in the `n`th mail to `to` (from 1), waiting for it to arrive.
+async fn nth_code_mailed_to(smtp: &SmtpServer, to: &str, n: usize) -> String {
+    let mail = tokio::time::timeout(MAIL_WAIT, async {
+        loop {
+            let mut mails = smtp
+                .messages()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|t| t == to));
+            if let Some(mail) = mails.nth(n - 1) {
+                return mail;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the code was mailed");
+    let body = mail.body();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .expect("a code in the mail")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_new_code_retires_the_earlier_one() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let (first_token, first_code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let second_token = json(passgen(&app, "ada@example.com").await).await["otp_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_code = nth_code_mailed_to(&smtp, "ada@example.com", 2).await;
+    let response = passver(&app, "ada@example.com", &first_code, &first_token).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["valid"], false);
+    let response = passver(&app, "ada@example.com", &second_code, &second_token).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn code_checks_are_limited_per_account_across_its_codes() {
+    let (app, smtp) = app_with_mail(&[("PASSVER_MAX_PER_ACCOUNT", "3")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    sign_up(&app, "grace@example.com", json!({})).await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    for _ in 0..3 {
+        let response = passver(&app, "ada@example.com", &other_code(&code), &otp_token).await;
+        assert_eq!(response.status(), 400);
+    }
+    // The code itself has tries left (five), but the address has none in this window.
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body = json(response).await;
+    assert_eq!(body["valid"], false);
+    assert!(body.get("token").is_none());
+    // Another address is not affected.
+    let (otp_token, code) = requested_code(&app, &smtp, "grace@example.com").await;
+    assert_eq!(
+        passver(&app, "grace@example.com", &code, &otp_token)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_valid_code_clears_the_count_for_its_address() {
+    let (app, smtp) = app_with_mail(&[("PASSVER_MAX_PER_ACCOUNT", "3")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    for n in 1..=2 {
+        let otp_token = json(passgen(&app, "ada@example.com").await).await["otp_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let code = nth_code_mailed_to(&smtp, "ada@example.com", n).await;
+        for _ in 0..2 {
+            let response = passver(&app, "ada@example.com", &other_code(&code), &otp_token).await;
+            assert_eq!(response.status(), 400);
+        }
+        let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+        assert_eq!(response.status(), 200, "code {n}");
+    }
+}
+
 #[tokio::test]
 async fn an_expired_code_is_refused() {
     let (app, smtp) = app_with_mail(&[("VERIFICATION_EXPIRY", "1")]).await;
