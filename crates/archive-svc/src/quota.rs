@@ -3,15 +3,29 @@
 //! written, the total is counted again: two uploads that each fit when they started may not
 //! fit together, and whichever counts second sees the other's record, so they are never both
 //! kept over the quota.
+//!
+//! A file counts its content, its metadata and a fixed share for its records: otherwise empty
+//! files with large metadata would store without limit.
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson};
+use mongodb::bson::{doc, Bson, Document};
 
 use coglex_common::{ApiError, ErrorCode};
 
 use crate::record::OWNER;
 use crate::upload::Allowance;
 use crate::ArchiveState;
+
+/// What one file's record and blob bookkeeping count against the quota beside its bytes.
+pub const RECORD_BYTES: u64 = 256;
+
+/// What a file of `size` bytes with `metadata` counts against its owner's quota.
+pub fn charge(size: u64, metadata: Option<&Document>) -> i64 {
+    let metadata = metadata
+        .and_then(|m| mongodb::bson::to_vec(m).ok())
+        .map_or(0, |bytes| bytes.len() as u64);
+    i64::try_from(size.saturating_add(metadata).saturating_add(RECORD_BYTES)).unwrap_or(i64::MAX)
+}
 
 /// `MAX_CONTENT_LENGTH`, or less when the user's quota has less room left.
 pub async fn allowance(state: &ArchiveState, owner: &str) -> Result<Allowance, ApiError> {
@@ -46,13 +60,16 @@ pub fn exceeded() -> ApiError {
     )
 }
 
-/// Bytes of the owner's recorded files.
+/// What the owner's recorded files count against the quota.
 async fn used(state: &ArchiveState, owner: &str) -> Result<u64, ApiError> {
     let mut totals = state
         .records
         .aggregate([
             doc! { "$match": { OWNER: owner } },
-            doc! { "$group": { "_id": Bson::Null, "total": { "$sum": "$size" } } },
+            doc! { "$group": {
+                "_id": Bson::Null,
+                "total": { "$sum": { "$ifNull": ["$_quota_bytes", "$size"] } },
+            } },
         ])
         .await?;
     Ok(match totals.try_next().await? {

@@ -30,6 +30,10 @@ pub struct FileRecord {
     pub uploaded_at: DateTime,
     pub sha256: String,
     pub metadata: Document,
+    /// What the file counts against its owner's quota ([`crate::quota::charge`]); absent on
+    /// records written before it was kept, which count their size.
+    #[serde(rename = "_quota_bytes", default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<i64>,
 }
 
 /// A stored file as upload and list answer it (no owner, no server paths).

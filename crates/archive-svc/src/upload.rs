@@ -75,6 +75,7 @@ pub async fn receive(
             size: i64::try_from(stored.size).unwrap_or(i64::MAX),
             uploaded_at: DateTime::now(),
             sha256: stored.sha256.clone(),
+            quota_bytes: Some(quota::charge(stored.size, metadata.as_ref())),
             metadata: metadata.unwrap_or_default(),
         })
     });

@@ -166,6 +166,18 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The upload stream wraps database failures in `io::Error`: those answer as any database
+/// error does (503 while it is unreachable), anything else as ours (500).
+fn upload_error(what: &'static str, err: std::io::Error) -> ApiError {
+    match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<mongodb::error::Error>())
+    {
+        Some(database) => ApiError::from(database.clone()),
+        None => io_error(what, err),
+    }
+}
+
 /// The driver's upload stream: it buffers at most one chunk, writes full chunks as they fill,
 /// and deletes its chunks when aborted or dropped before closing.
 struct GridFsWriter {
@@ -178,19 +190,37 @@ impl BlobWriter for GridFsWriter {
         self.stream
             .write_all(bytes)
             .await
-            .map_err(|e| io_error("writing GridFS chunks", e))
+            .map_err(|e| upload_error("writing GridFS chunks", e))
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), ApiError> {
         self.stream
             .close()
             .await
-            .map_err(|e| io_error("closing a GridFS upload", e))
+            .map_err(|e| upload_error("closing a GridFS upload", e))
     }
 
     async fn abort(mut self: Box<Self>) {
         if let Err(e) = self.stream.abort().await {
             tracing::error!(error = %e, "could not remove the chunks of an aborted upload");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use coglex_common::ErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn a_database_failure_inside_an_upload_answers_as_an_outage() {
+        let lost = mongodb::error::Error::from(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        ));
+        let error = upload_error("writing GridFS chunks", std::io::Error::other(lost));
+        assert_eq!(error.code(), ErrorCode::ServiceUnavailable);
+        let ours = upload_error("writing GridFS chunks", std::io::Error::other("disk full"));
+        assert_eq!(ours.code(), ErrorCode::Internal);
     }
 }

@@ -2,6 +2,8 @@
 //! delete (`DELETE /{file_reference}`), as the original README's Archive Service. A user
 //! reaches only their own files (another user's id is 404); admin API keys reach all.
 
+use std::time::Duration;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -10,7 +12,7 @@ use mongodb::bson::{doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use coglex_common::web::{AuthUser, Caller, ErrorBody};
+use coglex_common::web::{json_array, AuthUser, Caller, ErrorBody};
 use coglex_common::{ApiError, ErrorCode};
 
 use crate::detect::is_active;
@@ -25,6 +27,8 @@ use crate::ArchiveState;
 /// Default and largest number of records one list answer carries.
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
+/// `maxTimeMS` of a list: a filter that makes the database work too long ends with 503.
+const LIST_MAX_TIME: Duration = Duration::from_secs(5);
 /// Room allowed for multipart framing and the `metadata` field when checking a declared
 /// `Content-Length` against `MAX_CONTENT_LENGTH` before reading anything.
 const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
@@ -149,17 +153,17 @@ pub async fn list_files(
     }
     let filter = coglex_common::query::parse_filter(params.query.as_deref().unwrap_or_default())?;
     coglex_common::query::check_encodable(&filter)?;
-    let records: Vec<FileRecord> = state
+    let cursor = state
         .records
         .find(record::within_scope(filter, &user, caller))
         .sort(doc! { "_id": -1 })
         .skip(skip)
         .limit(limit)
-        .await?
-        .try_collect()
+        .max_time(LIST_MAX_TIME)
         .await?;
-    let body: Vec<FileView> = records.iter().map(FileRecord::to_json).collect();
-    Ok(HttpResponse::Ok().json(body))
+    // Streamed record by record: a page of records with large metadata never sits whole in
+    // memory.
+    Ok(json_array(cursor, |record: FileRecord| record.to_json()))
 }
 
 /// Upload a file

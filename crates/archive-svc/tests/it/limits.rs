@@ -88,6 +88,22 @@ async fn the_quota_counts_only_the_users_own_files() {
 }
 
 #[tokio::test]
+async fn metadata_and_each_record_count_against_the_quota() {
+    // Empty files store no bytes; their metadata (about 1.5 kB each) and records do.
+    let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "4096")]).await;
+    let ada = archive.user("ada@example.com").await;
+    let metadata = format!(r#"{{"note": "{}"}}"#, "x".repeat(1500));
+    let empty = || file("empty.txt", "text/plain", b"").metadata(&metadata);
+    for _ in 0..2 {
+        archive.upload_ok(&ada, empty()).await;
+    }
+    let before = archive.stored().await;
+    let response = archive.upload(&ada, empty()).await;
+    assert_eq!(error_code(response, 413).await, "payload_too_large");
+    assert_eq!(archive.stored().await, before);
+}
+
+#[tokio::test]
 async fn deleting_a_file_frees_its_quota() {
     let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "1000")]).await;
     let ada = archive.user("ada@example.com").await;

@@ -11,6 +11,7 @@ mod extract;
 mod health;
 mod routes;
 mod server;
+mod stream;
 
 pub use crate::process::launch;
 pub use api_key::Caller;
@@ -18,6 +19,7 @@ pub use auth::{AuthUser, MaybeAuthUser};
 pub use context::current_request_id;
 pub use routes::{ErrorBody, Routes, API_KEY_SCHEME, BEARER_SCHEME};
 pub use server::{Application, Core, ServiceDef};
+pub use stream::json_array;
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::http::StatusCode;

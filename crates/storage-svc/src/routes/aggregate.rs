@@ -1,7 +1,7 @@
 //! `POST /{collection}/aggregate`: runs a checked, confined pipeline and streams its output.
 
 use actix_web::{web, HttpResponse};
-use coglex_common::web::ErrorBody;
+use coglex_common::web::{json_array, ErrorBody};
 use coglex_common::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,7 +11,7 @@ use super::{bounded, collection_name, StoredDocument};
 use crate::domain::check_encodable;
 use crate::domain::pipeline::{parse_pipeline, PipelineRules};
 use crate::domain::policy::Actor;
-use crate::stream::json_array;
+use crate::stream::render_document;
 use crate::StorageState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,5 +102,8 @@ pub(crate) async fn aggregate(
         .aggregate(pipeline)
         .max_time(state.settings.max_time());
     let cursor = bounded(&state, aggregate).await?;
-    Ok(json_array(cursor, access.hides_owner()))
+    let hide_owner = access.hides_owner();
+    Ok(json_array(cursor, move |document| {
+        render_document(document, hide_owner)
+    }))
 }

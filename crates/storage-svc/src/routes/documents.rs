@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use coglex_common::query::{parse_filter, parse_filter_value};
-use coglex_common::web::ErrorBody;
+use coglex_common::web::{json_array, ErrorBody};
 use coglex_common::{render, ApiError};
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::error::ErrorKind;
@@ -16,7 +16,7 @@ use crate::domain::policy::{Access, Actor};
 use crate::domain::projection::parse_projection;
 use crate::domain::{check_encodable, parse_json_param};
 use crate::settings::Settings;
-use crate::stream::{json_array, render_document};
+use crate::stream::render_document;
 use crate::StorageState;
 use coglex_common::document::parse_new_document;
 use coglex_common::sort::parse_sort;
@@ -183,7 +183,10 @@ pub(crate) async fn find_documents(
         find = find.sort(sort);
     }
     let cursor = bounded(&state, find).await?;
-    Ok(json_array(cursor, access.hides_owner()))
+    let hide_owner = access.hides_owner();
+    Ok(json_array(cursor, move |document| {
+        render_document(document, hide_owner)
+    }))
 }
 
 /// Find one document
