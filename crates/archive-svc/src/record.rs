@@ -32,7 +32,11 @@ pub struct FileRecord {
     pub metadata: Document,
     /// What the file counts against its owner's quota ([`crate::quota::charge`]); absent on
     /// records written before it was kept, which count their size.
-    #[serde(rename = "_quota_bytes", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "_quota_bytes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quota_bytes: Option<i64>,
 }
 

@@ -33,6 +33,11 @@ pub struct Settings {
     /// (`CHECKOUT_ALLOWED_REDIRECT_HOSTS`); empty allows any host.
     #[serde(default, deserialize_with = "comma_list")]
     pub checkout_allowed_redirect_hosts: Vec<String>,
+    /// Price ids a checkout may sell, comma-separated (`CHECKOUT_ALLOWED_PRICES`); when set,
+    /// other ids and inline `price_data` are refused, so clients cannot set their own
+    /// prices. Empty allows any, as the original did.
+    #[serde(default, deserialize_with = "comma_list")]
+    pub checkout_allowed_prices: Vec<String>,
     /// Largest `quantity` of one line item (`CHECKOUT_MAX_QUANTITY`).
     #[serde(default = "default_max_quantity")]
     pub checkout_max_quantity: u64,

@@ -9,13 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
 use coglex_common::mongo::server_code;
 use coglex_common::ApiError;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::{Collection, Database};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::events::{Effect, Event, InvoiceChange, SessionChange, SubscriptionChange};
@@ -61,11 +59,7 @@ impl PaymentStore {
         session: &CreatedSession,
         user_id: Option<&str>,
     ) -> Result<(), ApiError> {
-        let metadata: Document = session
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), Bson::String(v.clone())))
-            .collect();
+        let metadata = metadata_document(&session.metadata);
         let now = DateTime::now();
         let insert = doc! {
             "kind": kind::SESSION,
@@ -173,7 +167,7 @@ impl PaymentStore {
             "created_at": DateTime::now(),
         };
         if let Some(metadata) = &change.metadata {
-            insert.insert("metadata", to_bson(&Value::Object(metadata.clone()))?);
+            insert.insert("metadata", metadata_document(metadata));
         }
         self.apply_guarded(&change.id, "last_event_created", created, set, insert)
             .await?;
@@ -241,6 +235,11 @@ impl PaymentStore {
 
     /// `$set` on record `id` unless it already reflects a newer event (by `guard`); creates
     /// the record when it does not exist yet.
+    ///
+    /// One upsert decides: it updates a record that is not newer, or creates a missing one.
+    /// When it collides with an existing record (newer, or created meanwhile by a concurrent
+    /// delivery), the guarded update runs once more against that record, which now exists:
+    /// matching nothing then means it is newer, and this event is stale.
     async fn apply_guarded(
         &self,
         id: &str,
@@ -255,31 +254,24 @@ impl PaymentStore {
             "_id": id,
             "$or": [ { guard: { "$exists": false } }, { guard: { "$lte": created } } ],
         };
-        for _ in 0..2 {
-            let updated = self
-                .payments
-                .update_one(fresher.clone(), doc! { "$set": set.clone() })
-                .await?;
-            if updated.matched_count > 0 {
-                return Ok(());
+        let upserted = self
+            .payments
+            .update_one(
+                fresher.clone(),
+                doc! { "$set": set.clone(), "$setOnInsert": insert },
+            )
+            .upsert(true)
+            .await;
+        match upserted {
+            Ok(_) => Ok(()),
+            Err(err) if server_code(&err) == Some(DUPLICATE_KEY) => {
+                self.payments
+                    .update_one(fresher, doc! { "$set": set })
+                    .await?;
+                Ok(())
             }
-            if self.payments.find_one(doc! { "_id": id }).await?.is_some() {
-                // A newer event was applied already; this one is stale.
-                return Ok(());
-            }
-            let mut record = insert.clone();
-            record.insert("_id", id);
-            record.extend(set.clone());
-            match self.payments.insert_one(record).await {
-                Ok(_) => return Ok(()),
-                // Created concurrently: apply to it on the next round.
-                Err(err) if server_code(&err) == Some(DUPLICATE_KEY) => continue,
-                Err(err) => return Err(err.into()),
-            }
+            Err(err) => Err(err.into()),
         }
-        Err(ApiError::internal(anyhow!(
-            "payment record {id} kept changing"
-        )))
     }
 }
 
@@ -289,9 +281,13 @@ fn put(document: &mut Document, key: &str, value: Option<impl Into<Bson>>) {
     }
 }
 
-/// Event data as BSON; what BSON cannot encode (a NUL in a key) is refused, not a 500.
-fn to_bson(value: &Value) -> Result<Bson, ApiError> {
-    coglex_common::query::to_bson(value)
+/// Stripe metadata as stored: plain strings, never read as Extended JSON (a `{"$date": ..}`
+/// stays two strings).
+fn metadata_document(metadata: &BTreeMap<String, String>) -> Document {
+    metadata
+        .iter()
+        .map(|(key, value)| (key.clone(), Bson::String(value.clone())))
+        .collect()
 }
 
 /// A Checkout Session as clients see it. Every field is always present; the ones the record

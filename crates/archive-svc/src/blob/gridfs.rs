@@ -215,9 +215,8 @@ mod tests {
 
     #[test]
     fn a_database_failure_inside_an_upload_answers_as_an_outage() {
-        let lost = mongodb::error::Error::from(std::io::Error::from(
-            std::io::ErrorKind::ConnectionReset,
-        ));
+        let lost =
+            mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         let error = upload_error("writing GridFS chunks", std::io::Error::other(lost));
         assert_eq!(error.code(), ErrorCode::ServiceUnavailable);
         let ours = upload_error("writing GridFS chunks", std::io::Error::other("disk full"));

@@ -40,8 +40,12 @@ where
                         // Writing into memory cannot fail.
                         let _ = serde_json::to_writer(&mut buffer, &render(item));
                         if buffer.len() >= FLUSH_BYTES {
-                            let chunk = std::mem::replace(&mut buffer, Vec::with_capacity(FLUSH_BYTES));
-                            return Some((Ok(Bytes::from(chunk)), Some((cursor, render, buffer, first))));
+                            let chunk =
+                                std::mem::replace(&mut buffer, Vec::with_capacity(FLUSH_BYTES));
+                            return Some((
+                                Ok(Bytes::from(chunk)),
+                                Some((cursor, render, buffer, first)),
+                            ));
                         }
                     }
                     Some(Err(e)) => {

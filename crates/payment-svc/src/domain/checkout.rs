@@ -120,6 +120,8 @@ pub struct LineItem {
 pub struct Limits<'a> {
     /// Hosts the redirect URLs may use; empty means any.
     pub allowed_hosts: &'a [String],
+    /// Price ids line items may use; empty means any, and inline `price_data` too.
+    pub allowed_prices: &'a [String],
     pub max_quantity: u64,
 }
 
@@ -211,7 +213,20 @@ fn parse_line_item(
         .as_object()
         .ok_or_else(|| Invalid(format!("{path} must be an object")))?;
     let price = match (item.get("price"), item.get("price_data")) {
-        (Some(_), None) => Price::Id(parse_id(&format!("{path}.price"), item.get("price"))?),
+        (Some(_), None) => {
+            let id = parse_id(&format!("{path}.price"), item.get("price"))?;
+            if !limits.allowed_prices.is_empty() && !limits.allowed_prices.contains(&id) {
+                return Err(Invalid(format!(
+                    "{path}.price is not one of the prices on sale"
+                )));
+            }
+            Price::Id(id)
+        }
+        (None, Some(_)) if !limits.allowed_prices.is_empty() => {
+            return Err(Invalid(format!(
+                "{path}.price_data is not accepted: use one of the prices on sale"
+            )))
+        }
         (None, Some(data)) => {
             Price::Data(parse_price_data(&format!("{path}.price_data"), data, mode)?)
         }
@@ -418,6 +433,7 @@ mod tests {
 
     const LIMITS: Limits<'static> = Limits {
         allowed_hosts: &[],
+        allowed_prices: &[],
         max_quantity: 1_000,
     };
 

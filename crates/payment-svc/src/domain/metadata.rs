@@ -16,6 +16,12 @@ pub const MAX_VALUE_LEN: usize = 500;
 /// The key the server owns.
 pub const USER_ID: &str = "user_id";
 
+/// Whether a document can hold `key` as it is: not read as an operator (`$` first) or a path
+/// (`.`), and encodable (no NUL).
+pub fn storable_key(key: &str) -> bool {
+    !key.starts_with('$') && !key.contains(['.', '\0'])
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata(BTreeMap<String, String>);
 
@@ -38,6 +44,12 @@ impl Metadata {
             }
             if key.contains(['[', ']']) {
                 return Err(Invalid("metadata keys must not contain `[` or `]`".into()));
+            }
+            if !storable_key(key) {
+                return Err(Invalid(
+                    "metadata keys must not start with `$` or contain `.` or a NUL character"
+                        .into(),
+                ));
             }
             let value = match value {
                 Value::String(s) => s.clone(),
@@ -120,6 +132,14 @@ mod tests {
         assert!(parse(json!({"a[b]": "v"}), None).is_err());
         assert!(parse(json!({"k": {"nested": 1}}), None).is_err());
         assert!(parse(json!({"k": "v".repeat(500)}), None).is_ok());
+    }
+
+    #[test]
+    fn keys_a_document_would_read_as_operators_or_paths_are_refused() {
+        for key in ["$date", "$oid", "a.b", "nul\0"] {
+            assert!(parse(json!({ key: "v" }), None).is_err(), "{key:?}");
+        }
+        assert!(parse(json!({"price$": "v", "plan-id": "v"}), None).is_ok());
     }
 
     #[test]

@@ -195,6 +195,7 @@ pub(crate) async fn create_checkout_session(
     let user_id = user.0.as_ref().map(|u| u.user_id.as_str());
     let limits = Limits {
         allowed_hosts: &state.settings.checkout_allowed_redirect_hosts,
+        allowed_prices: &state.settings.checkout_allowed_prices,
         max_quantity: state.settings.checkout_max_quantity,
     };
     let request = CheckoutRequest::parse(&body, user_id, limits)?;

@@ -93,6 +93,41 @@ async fn a_redirect_to_an_allowed_host_is_accepted() {
 }
 
 #[tokio::test]
+async fn with_prices_on_sale_configured_inline_prices_are_refused() {
+    assert_refused_with(
+        &[("CHECKOUT_ALLOWED_PRICES", ONE_TIME_PRICE)],
+        |_| {},
+        "linedata[0].price_data is not accepted",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn with_prices_on_sale_configured_another_price_id_is_refused() {
+    assert_refused_with(
+        &[("CHECKOUT_ALLOWED_PRICES", "price_other")],
+        |b| b["linedata"] = json!([{"price": ONE_TIME_PRICE, "quantity": 1}]),
+        "linedata[0].price is not one of the prices on sale",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_price_on_sale_is_accepted() {
+    let app = spawn_app_with(&[(
+        "CHECKOUT_ALLOWED_PRICES",
+        &format!("price_other,{ONE_TIME_PRICE}"),
+    )])
+    .await;
+    let mut body = payment_example();
+    body["linedata"] = json!([{"price": ONE_TIME_PRICE, "quantity": 2}]);
+
+    let response = app.checkout(&body).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn empty_linedata_is_refused() {
     assert_refused(
         |b| b["linedata"] = json!([]),

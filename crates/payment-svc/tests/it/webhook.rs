@@ -219,6 +219,70 @@ async fn an_older_event_delivered_late_does_not_undo_a_newer_one() {
 }
 
 #[tokio::test]
+async fn events_for_one_subscription_delivered_at_once_are_all_applied() {
+    // Stripe sends a subscription checkout's events within a second and may deliver them
+    // side by side: the session's link to the subscription must never make the
+    // subscription's own newer event look stale.
+    let app = spawn_app().await;
+    let t = now();
+    let deliveries = (0..12).map(|n| {
+        let sub = format!("sub_race_{n}");
+        let session = event(
+            &format!("evt_race_session_{n}"),
+            "checkout.session.completed",
+            t,
+            completed_session(&format!("cs_race_{n}"), Some("u1"), Some(&sub)),
+        );
+        let updated = event(
+            &format!("evt_race_sub_{n}"),
+            "customer.subscription.updated",
+            t + 1,
+            subscription(&sub, "active", "u1"),
+        );
+        let app = &app;
+        async move {
+            tokio::join!(app.deliver_signed(&session), app.deliver_signed(&updated));
+        }
+    });
+    futures_util::future::join_all(deliveries).await;
+    for n in 0..12 {
+        let record = app.record(&format!("sub_race_{n}")).await.unwrap();
+        assert_eq!(
+            record.get_str("status").ok(),
+            Some("active"),
+            "sub_race_{n}"
+        );
+        assert_eq!(
+            record.get_str("checkout_session_id").ok(),
+            Some(format!("cs_race_{n}").as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn metadata_is_stored_as_plain_strings_never_as_extended_json() {
+    // A session made outside this service (the Dashboard, say) may carry any keys.
+    let app = spawn_app().await;
+    let mut object = completed_session("cs_outside", None, None);
+    object["metadata"] = json!({"$date": "x", "order_id": "{\"$oid\": \"1\"}", "a.b": "c"});
+    let first = event(
+        "evt_meta_1",
+        "checkout.session.completed",
+        now(),
+        object.clone(),
+    );
+    assert_eq!(app.deliver_signed(&first).await["recorded"], true);
+    let later = event("evt_meta_2", "checkout.session.expired", now() + 1, object);
+    assert_eq!(app.deliver_signed(&later).await["recorded"], true);
+
+    let record = app.record("cs_outside").await.unwrap();
+    let metadata = record.get_document("metadata").unwrap();
+    assert_eq!(metadata.get_str("order_id").unwrap(), r#"{"$oid": "1"}"#);
+    assert!(!metadata.contains_key("$date"));
+    assert!(!metadata.contains_key("a.b"));
+}
+
+#[tokio::test]
 async fn paid_and_failed_invoices_are_recorded_on_their_subscription() {
     let app = spawn_app().await;
     let t = now();
