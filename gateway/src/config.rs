@@ -34,9 +34,15 @@ pub struct GatewaySettings {
     #[serde(default = "defaults::upstream_connect_timeout_ms")]
     pub upstream_connect_timeout_ms: u64,
     /// Milliseconds for a service to start its response before answering 504
-    /// (`UPSTREAM_RESPONSE_TIMEOUT_MS`). Streaming bodies are not cut by it.
+    /// (`UPSTREAM_RESPONSE_TIMEOUT_MS`), counted from the last piece of the request body the
+    /// client sent: a slow upload still moving is not cut. Streaming responses are not cut
+    /// by it either.
     #[serde(default = "defaults::upstream_response_timeout_ms")]
     pub upstream_response_timeout_ms: u64,
+    /// The same for generation-svc (`GENERATION_UPSTREAM_RESPONSE_TIMEOUT_MS`): a generation
+    /// may take up to its service's `GENERATION_TIMEOUT_MS` (120 s), which answers 504 itself.
+    #[serde(default = "defaults::generation_upstream_response_timeout_ms")]
+    pub generation_upstream_response_timeout_ms: u64,
     /// Speak HTTP/2 (h2c) to the services, over a few connections per event loop that all
     /// clients share (`UPSTREAM_HTTP2`); false (the default): one HTTP/1.1 connection per
     /// client connection. HTTP/2 pays on light routes and costs on heavy ones
@@ -132,6 +138,9 @@ mod defaults {
     }
     pub fn upstream_response_timeout_ms() -> u64 {
         60_000
+    }
+    pub fn generation_upstream_response_timeout_ms() -> u64 {
+        130_000
     }
     pub fn upstream_http2() -> bool {
         false
@@ -237,6 +246,14 @@ impl GatewaySettings {
         }
     }
 
+    /// How long `service` may take to start its response.
+    pub fn response_timeout(&self, service: ServiceId) -> Duration {
+        Duration::from_millis(match service {
+            ServiceId::Generation => self.generation_upstream_response_timeout_ms,
+            _ => self.upstream_response_timeout_ms,
+        })
+    }
+
     pub fn rate_limit_rps(&self, service: ServiceId) -> u32 {
         let specific = match service {
             ServiceId::Auth => self.auth_rate_limit_rps,
@@ -246,5 +263,43 @@ impl GatewaySettings {
             ServiceId::Generation => self.generation_rate_limit_rps,
         };
         specific.unwrap_or(self.rate_limit_rps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: serde_json::Value) -> GatewaySettings {
+        serde_json::from_value(pairs).expect("settings")
+    }
+
+    #[test]
+    fn generation_waits_longer_than_its_own_generation_timeout() {
+        let defaults = settings(serde_json::json!({}));
+        assert_eq!(
+            defaults.response_timeout(ServiceId::Generation),
+            Duration::from_secs(130)
+        );
+        for service in [
+            ServiceId::Auth,
+            ServiceId::Storage,
+            ServiceId::Archive,
+            ServiceId::Payment,
+        ] {
+            assert_eq!(defaults.response_timeout(service), Duration::from_secs(60));
+        }
+        let tuned = settings(serde_json::json!({
+            "upstream_response_timeout_ms": 5000,
+            "generation_upstream_response_timeout_ms": 9000,
+        }));
+        assert_eq!(
+            tuned.response_timeout(ServiceId::Storage),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            tuned.response_timeout(ServiceId::Generation),
+            Duration::from_secs(9)
+        );
     }
 }

@@ -30,7 +30,7 @@ use crate::limits::RateLimit;
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::respond::{json_response, GatewayError, ProxyBody};
 use crate::routes::{self, ServiceId, STRIPE_WEBHOOK_PATH};
-use crate::upstream::{Capped, ConnUpstreams, UpstreamBody, UpstreamError};
+use crate::upstream::{BodyProgress, Capped, ConnUpstreams, UpstreamBody, UpstreamError};
 
 /// How long `/ready` waits for each service's `/health`.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -45,6 +45,8 @@ struct Upstream {
     rate: RateLimit,
     /// Spoken to in HTTP/2 over the event loop's shared connections.
     http2: bool,
+    /// How long it may take to start a response once the request's body stopped moving.
+    response_timeout: Duration,
 }
 
 impl Upstream {
@@ -101,7 +103,6 @@ pub struct Proxy {
     admin_keys: KeySet,
     cors: Cors,
     trusted: TrustedProxies,
-    response_timeout: Duration,
     connect_timeout: Duration,
     http2: Option<Http2Settings>,
     ids: RequestIds,
@@ -133,6 +134,7 @@ impl Proxy {
                         settings.rate_limit_burst,
                     ),
                     http2: settings.upstream_http2(service),
+                    response_timeout: settings.response_timeout(service),
                 }
             })
             .collect();
@@ -157,7 +159,6 @@ impl Proxy {
                 settings.cors_allow_credentials,
             ),
             trusted: TrustedProxies::parse(&settings.trusted_proxies).map_err(ConfigError)?,
-            response_timeout: Duration::from_millis(settings.upstream_response_timeout_ms),
             connect_timeout: Duration::from_millis(settings.upstream_connect_timeout_ms),
             http2: settings.http2(),
             ids: RequestIds::default(),
@@ -326,7 +327,7 @@ impl Proxy {
             parts.version = Version::HTTP_11;
         }
         let limit = usize::try_from(upstream.body_limit).unwrap_or(usize::MAX);
-        let (body, cut) = Capped::new(body, limit);
+        let (body, progress) = Capped::new(body, limit);
         let outgoing = Request::from_parts(parts, Either::Left(body));
 
         let (service, authority) = (upstream.service, &upstream.authority);
@@ -344,19 +345,19 @@ impl Proxy {
                 outgoing,
             )),
         };
-        let response = match tokio::time::timeout(self.response_timeout, exchange).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                let cut = cut.load(std::sync::atomic::Ordering::Relaxed);
-                return Err(self.upstream_failure(upstream, cut, &error));
-            }
-            Err(_) => {
-                self.metrics
-                    .upstream_error(upstream.service, UpstreamErrorKind::Timeout);
-                tracing::warn!(service = upstream.service.name(), "upstream timed out");
-                return Err(GatewayError::UpstreamTimeout);
-            }
-        };
+        let response =
+            match within_response_timeout(upstream.response_timeout, &progress, exchange).await {
+                Some(Ok(response)) => response,
+                Some(Err(error)) => {
+                    return Err(self.upstream_failure(upstream, progress.was_cut(), &error));
+                }
+                None => {
+                    self.metrics
+                        .upstream_error(upstream.service, UpstreamErrorKind::Timeout);
+                    tracing::warn!(service = upstream.service.name(), "upstream timed out");
+                    return Err(GatewayError::UpstreamTimeout);
+                }
+            };
         let (mut parts, body) = response.into_parts();
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             // No upgrade tunnels through the gateway.
@@ -582,6 +583,29 @@ impl RequestIds {
                 HeaderValue::from_bytes(&id).expect("hex is a valid header value")
             }
         }
+    }
+}
+
+/// `exchange`, or `None` when the service takes longer than `timeout` to start its response,
+/// counted from when the client's body last moved: a slow upload that keeps moving is not
+/// cut, and a bodiless request gets `timeout` from its start.
+async fn within_response_timeout<F: std::future::Future>(
+    timeout: Duration,
+    progress: &BodyProgress,
+    exchange: F,
+) -> Option<F::Output> {
+    let mut exchange = std::pin::pin!(exchange);
+    let mut deadline = progress.start() + timeout;
+    loop {
+        let until = tokio::time::Instant::from_std(deadline);
+        if let Ok(done) = tokio::time::timeout_at(until, exchange.as_mut()).await {
+            return Some(done);
+        }
+        let later = progress.last_moved() + timeout;
+        if later <= deadline {
+            return None;
+        }
+        deadline = later;
     }
 }
 

@@ -6,10 +6,10 @@
 //! none of the cross-task wake-ups a shared pool costs per request and per body chunk.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -30,22 +30,56 @@ use crate::routes::ServiceId;
 pub type UpstreamBody = Either<Capped, Empty<Bytes>>;
 
 /// The client's body, cut at the service's limit, its ready small frames merged
-/// ([`Coalesce`]). It remembers being cut: over HTTP/2 the exchange fails with a reset stream
-/// that no longer carries the cause.
+/// ([`Coalesce`]), with what the request's handling needs to learn from it ([`BodyProgress`]).
 pub struct Capped {
     body: Coalesce<Limited<Incoming>>,
-    cut: Arc<AtomicBool>,
+    progress: Arc<BodyProgress>,
+}
+
+/// What passing a client's body on tells the rest of its request: whether it was cut at the
+/// limit (over HTTP/2 the exchange then fails with a reset stream that no longer carries the
+/// cause), and when the last of it went (the response timeout counts from then).
+pub struct BodyProgress {
+    start: Instant,
+    cut: AtomicBool,
+    /// Nanoseconds after `start` when a frame, or the end, last went.
+    moved: AtomicU64,
+}
+
+impl BodyProgress {
+    /// When the request started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    pub fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::Relaxed)
+    }
+
+    /// When the body last moved; its start when it has not yet.
+    pub fn last_moved(&self) -> Instant {
+        self.start + Duration::from_nanos(self.moved.load(Ordering::Relaxed))
+    }
+
+    fn record_move(&self) {
+        let since = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.moved.store(since, Ordering::Relaxed);
+    }
 }
 
 impl Capped {
-    /// `body` cut after `limit` bytes, and a flag that is set if it is.
-    pub fn new(body: Incoming, limit: usize) -> (Self, Arc<AtomicBool>) {
-        let cut = Arc::new(AtomicBool::new(false));
+    /// `body` cut after `limit` bytes, and what passing it on will tell.
+    pub fn new(body: Incoming, limit: usize) -> (Self, Arc<BodyProgress>) {
+        let progress = Arc::new(BodyProgress {
+            start: Instant::now(),
+            cut: AtomicBool::new(false),
+            moved: AtomicU64::new(0),
+        });
         let capped = Self {
             body: Coalesce::new(Limited::new(body, limit)),
-            cut: Arc::clone(&cut),
+            progress: Arc::clone(&progress),
         };
-        (capped, cut)
+        (capped, progress)
     }
 }
 
@@ -58,10 +92,12 @@ impl Body for Capped {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let frame = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Err(error))) = &frame {
-            if error.is::<LengthLimitError>() {
-                self.cut.store(true, Ordering::Relaxed);
+        match &frame {
+            Poll::Ready(Some(Ok(_)) | None) => self.progress.record_move(),
+            Poll::Ready(Some(Err(error))) if error.is::<LengthLimitError>() => {
+                self.progress.cut.store(true, Ordering::Relaxed);
             }
+            _ => {}
         }
         frame
     }

@@ -22,9 +22,8 @@ use futures_util::{Stream, StreamExt};
 use crate::sse::{Event, EventSplitter};
 use crate::usage::{UsageLedger, UsageMetadata, UsageProbe};
 
-/// Largest single event accepted from Gemini, in bytes (events carrying generated images are
-/// large).
-const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
+/// Largest single event accepted from Gemini.
+const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
 
 /// Records the usage of a stream when it ends, however it ends.
 pub struct UsageOnEnd {

@@ -1,5 +1,7 @@
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -41,4 +43,43 @@ async fn a_service_that_is_too_slow_gives_504_at_the_configured_timeout() {
         started.elapsed()
     );
     assert_eq!(json(response).await["error"]["code"], "gateway_timeout");
+}
+
+#[tokio::test]
+async fn a_slow_upload_that_keeps_moving_is_not_cut_by_the_response_timeout() {
+    // Six pieces 250 ms apart take 1.5 s, three times the timeout; the service answers once
+    // it has read them all.
+    let (gateway, _upstream) = gateway_with(&[("UPSTREAM_RESPONSE_TIMEOUT_MS", "500")]).await;
+    let pieces = futures_util::stream::iter(0..6).then(|n| async move {
+        if n > 0 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok::<_, std::io::Error>(vec![b'a'; 1000])
+    });
+    let response = gateway
+        .post("/service/storage/v1/upload-slowly")
+        .body(reqwest::Body::wrap_stream(pieces))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["body_length"], 6000);
+}
+
+#[tokio::test]
+async fn the_response_timeout_runs_from_the_end_of_the_upload() {
+    let (gateway, _upstream) = gateway_with(&[("UPSTREAM_RESPONSE_TIMEOUT_MS", "300")]).await;
+    let started = Instant::now();
+    let response = gateway
+        .post("/service/storage/v1/slow")
+        .body(vec![b'a'; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
 }

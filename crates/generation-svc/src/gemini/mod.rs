@@ -21,6 +21,10 @@ pub use error::GeminiError;
 use crate::domain::{GeminiKey, ModelName};
 use crate::settings::Settings;
 
+/// Largest answer, or single streamed event, held from Gemini, in bytes (answers carrying
+/// generated images are large); past it the call fails rather than take the memory.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
 /// Largest error body read from Gemini, in bytes.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
@@ -78,7 +82,7 @@ impl GeminiClient {
         let url = format!("{}/v1beta/{model}:generateContent", self.base);
         self.within_timeout(async {
             let response = self.post_json(&url, key, body).await?;
-            response.bytes().await.map_err(GeminiError::from_transport)
+            read_whole(response, MAX_ANSWER_BYTES).await
         })
         .await
     }
@@ -112,7 +116,7 @@ impl GeminiClient {
         let bytes = self
             .within_timeout(async {
                 let response = self.post_json(&url, key, body).await?;
-                response.bytes().await.map_err(GeminiError::from_transport)
+                read_whole(response, MAX_ANSWER_BYTES).await
             })
             .await?;
         let counted: Counted = serde_json::from_slice(&bytes)
@@ -195,7 +199,7 @@ async fn check_status(
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = read_capped(response, MAX_ERROR_BODY_BYTES).await;
+    let body = read_prefix(response, MAX_ERROR_BODY_BYTES).await;
     Err(GeminiError::from_body(
         status.as_u16(),
         &body,
@@ -205,7 +209,7 @@ async fn check_status(
 }
 
 /// At most `limit` bytes of a body; what cannot be read is left out.
-async fn read_capped(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = limit.saturating_sub(body.len());
@@ -215,4 +219,51 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
         }
     }
     body
+}
+
+/// The whole body of `response`, or an error once it passes `limit` bytes.
+pub(crate) async fn read_whole(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, GeminiError> {
+    let too_large = || GeminiError::BadResponse(format!("Gemini answered more than {limit} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(GeminiError::from_transport)?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &'static str) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(body))
+    }
+
+    #[tokio::test]
+    async fn an_answer_within_the_cap_is_read_whole() {
+        let read = read_whole(answer("0123456789"), 10).await.unwrap();
+        assert_eq!(&read[..], b"0123456789");
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_the_cap_is_refused() {
+        let error = read_whole(answer("0123456789x"), 10).await.unwrap_err();
+        assert!(matches!(error, GeminiError::BadResponse(_)), "{error:?}");
+    }
 }

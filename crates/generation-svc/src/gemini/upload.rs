@@ -107,7 +107,7 @@ impl GeminiClient {
                     })
                     .await?;
                 let response = check_status(response, "").await?;
-                response.bytes().await.map_err(GeminiError::from_transport)
+                super::read_whole(response, super::MAX_ANSWER_BYTES).await
             })
             .await?;
         if !finalize {
