@@ -1,8 +1,5 @@
 //! `POST /passgen` (email a one-time code) and `POST /passver` (check it).
 
-use std::time::Duration;
-
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::token::Purpose;
 use coglex_common::web::{client_ip, current_request_id, ErrorBody};
