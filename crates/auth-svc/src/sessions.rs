@@ -175,6 +175,12 @@ impl Sessions {
         Ok(ended)
     }
 
+    /// Ends every session of `user_id`; returns how many ended.
+    pub async fn end_all(&self, user_id: &str) -> Result<u64, ApiError> {
+        self.revoke(doc! { "user_id": user_id, fields::REVOKED_AT: null })
+            .await
+    }
+
     async fn revoke(&self, filter: Document) -> Result<u64, ApiError> {
         let result = self
             .core

@@ -1,6 +1,7 @@
 //! The users collection (`MONGODB_AUTH_COLLECTION`): one document per user with `_key` (unique),
 //! `_password` (an argon2id or legacy bcrypt hash, absent for OAuth-only users), `_providers`
-//! (linked OAuth identities), `_created`, and the user's own fields.
+//! (linked OAuth identities), `_verified` (the owner of `_key` proved it), `_created`, and the
+//! user's own fields.
 
 use coglex_common::web::Core;
 use coglex_common::{render, ApiError};
@@ -15,6 +16,9 @@ pub const KEY: &str = "_key";
 pub const PASSWORD: &str = "_password";
 const PROVIDERS: &str = "_providers";
 const CREATED: &str = "_created";
+/// True once the owner of `_key` proved it, by a provider's verified email or a mailed code.
+/// `/signup` takes any address from anyone, so its accounts start without it.
+const VERIFIED: &str = "_verified";
 
 #[derive(Clone)]
 pub struct Users {
@@ -53,6 +57,7 @@ impl Users {
         user.insert("_id", ObjectId::new());
         user.insert(KEY, key.as_str());
         user.insert(PASSWORD, password_hash);
+        user.insert(VERIFIED, false);
         user.insert(CREATED, DateTime::now());
         match self.users.insert_one(&user).await {
             Ok(_) => Ok(user),
@@ -95,6 +100,24 @@ impl Users {
             .await?)
     }
 
+    /// Records that the owner of `key` proved it. An account not proven before (made by
+    /// `/signup`, or carried over from the original) loses its password: whoever set it may
+    /// not own the address. Returns that account's user id, whose sessions must end too.
+    pub async fn confirm_owner(&self, key: &UserKey) -> Result<Option<String>, ApiError> {
+        let before = self
+            .users
+            .find_one_and_update(
+                doc! { KEY: key.as_str(), VERIFIED: { "$ne": true } },
+                doc! { "$set": { VERIFIED: true }, "$unset": { PASSWORD: "" } },
+            )
+            .return_document(ReturnDocument::Before)
+            .await?;
+        match before {
+            Some(user) if user.contains_key(PASSWORD) => Ok(Some(user_id(&user)?)),
+            _ => Ok(None),
+        }
+    }
+
     /// The user with this email, created on first use and linked to the provider identity.
     pub async fn upsert_linked(
         &self,
@@ -104,7 +127,7 @@ impl Users {
         name: &str,
     ) -> Result<Document, ApiError> {
         let update = doc! {
-            "$setOnInsert": { "_id": ObjectId::new(), CREATED: DateTime::now(), "name": name },
+            "$setOnInsert": { "_id": ObjectId::new(), CREATED: DateTime::now(), "name": name, VERIFIED: true },
             "$addToSet": { PROVIDERS: { "provider": provider, "identifier": identifier } },
         };
         let user = self

@@ -201,6 +201,8 @@ pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpRes
         user: None,
     };
     if let Some(user) = state.users.find(key.as_str()).await? {
+        // A mailed code proves the address.
+        super::confirm_owner(&state, &key).await?;
         let tokens = state
             .sessions
             .start(&users::user_id(&user)?, key.as_str())

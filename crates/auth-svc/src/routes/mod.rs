@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::domain::UserKey;
 use crate::sessions::Tokens;
 use crate::AuthState;
 
@@ -77,4 +78,19 @@ fn string_field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
         }
         Some(_) => Err(ApiError::bad_request(format!("`{name}` must be a string"))),
     }
+}
+
+/// After the owner of `key` proved it: an account someone may have made for that address
+/// with `/signup` loses the password set there and every session started with it, so that
+/// whoever made it keeps no way in.
+async fn confirm_owner(state: &AuthState, key: &UserKey) -> Result<(), ApiError> {
+    if let Some(user_id) = state.users.confirm_owner(key).await? {
+        let ended = state.sessions.end_all(&user_id).await?;
+        tracing::info!(
+            user_id,
+            ended,
+            "the owner of an unverified account's address proved it; its password and sessions were removed"
+        );
+    }
+    Ok(())
 }

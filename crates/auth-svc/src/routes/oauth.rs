@@ -134,6 +134,8 @@ pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpRe
         .users
         .upsert_linked(&key, profile.provider, &profile.identifier, &profile.name)
         .await?;
+    // The provider vouches for the address (only verified emails are taken).
+    super::confirm_owner(&state, &key).await?;
     let tokens = state
         .sessions
         .start(&users::user_id(&user)?, key.as_str())

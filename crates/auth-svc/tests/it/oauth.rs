@@ -195,19 +195,44 @@ async fn signing_in_again_reuses_the_same_user() {
 }
 
 #[tokio::test]
-async fn an_existing_password_user_is_linked_and_keeps_their_password() {
+async fn an_account_made_by_sign_up_is_claimed_by_the_provider_verified_owner() {
+    // Anyone may sign up with any address: a password set there must not outlive the
+    // owner's first proof of the address, nor may the sessions started with it.
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    let created = json(sign_up(&app, "ada@example.com", json!({ "name": "Ada" })).await).await;
+    let squatter = new_session(&app, "ada@example.com").await;
+    let created = &squatter["user"];
     let response = google_sign_in(&app, &google).await;
     assert_eq!(response.status(), 200);
+    let owner = json(response).await;
     let user = stored_user(&app, "ada@example.com").await.unwrap();
     assert_eq!(
         user.get_object_id("_id").unwrap().to_hex(),
         created["_id"].as_str().unwrap()
     );
+    assert!(!user.contains_key("_password"));
     assert_eq!(
         sign_in(&app, "ada@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&squatter)).await,
+        401
+    );
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&owner)).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_proven_account_keeps_its_sessions_at_the_next_provider_sign_in() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let first = json(google_sign_in(&app, &google).await).await;
+    assert_eq!(google_sign_in(&app, &google).await.status(), 200);
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&first)).await,
         200
     );
 }

@@ -284,6 +284,30 @@ async fn a_valid_code_clears_the_count_for_its_address() {
 }
 
 #[tokio::test]
+async fn a_valid_code_claims_an_account_made_by_sign_up() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    let squatter = new_session(&app, "ada@example.com").await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 200);
+    let owner = json(response).await;
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&squatter)).await,
+        401
+    );
+    assert_eq!(
+        sign_in(&app, "ada@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&owner)).await,
+        200
+    );
+    let stored = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(stored.get_bool("_verified").ok(), Some(true));
+}
+
+#[tokio::test]
 async fn an_expired_code_is_refused() {
     let (app, smtp) = app_with_mail(&[("VERIFICATION_EXPIRY", "1")]).await;
     sign_up(&app, "ada@example.com", json!({})).await;
