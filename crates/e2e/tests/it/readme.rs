@@ -370,6 +370,15 @@ async fn replay_readme(stack: Stack) {
                     .expect("a 6-digit code in the mail")
                     .to_owned();
             }
+            // The code proves the address, which ends the sessions the sign-up's password
+            // started (README: "An address belongs to whoever proves it"); the session the
+            // code starts carries on, as a client would.
+            "OTP Verification" => {
+                filled.token = answer["token"]
+                    .as_str()
+                    .expect("a session token for the verified user")
+                    .to_owned();
+            }
             "Upload File" if example.target.contains("/archive/") => {
                 filled.file_reference = answer["_id"].as_str().unwrap().to_owned();
             }
