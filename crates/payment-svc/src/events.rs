@@ -97,6 +97,7 @@ impl Event {
             kind if kind.starts_with("customer.subscription.") => {
                 Some(Effect::Subscription(SubscriptionChange {
                     id,
+                    stage: Stage::of(kind),
                     user_id: metadata_user_id(object),
                     status: str_at(object, "status").map(str::to_owned),
                     customer_id: expandable_id(object.get("customer")),
@@ -170,11 +171,32 @@ pub struct SessionChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionChange {
     pub id: String,
+    /// Which event of the subscription's life this is, to order events of one second.
+    pub stage: Stage,
     pub user_id: Option<String>,
     pub status: Option<String>,
     pub customer_id: Option<String>,
     pub cancel_at_period_end: Option<bool>,
     pub price_ids: Vec<String>,
+}
+
+/// Where in a subscription's life an event comes: `created` first, `deleted` last, and
+/// every other change (`updated`, `paused`, `resumed`, ...) between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Created = 0,
+    Changed = 1,
+    Deleted = 2,
+}
+
+impl Stage {
+    fn of(kind: &str) -> Self {
+        match kind {
+            "customer.subscription.created" => Self::Created,
+            "customer.subscription.deleted" => Self::Deleted,
+            _ => Self::Changed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

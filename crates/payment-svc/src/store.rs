@@ -207,7 +207,11 @@ impl PaymentStore {
             set.insert("price_ids", change.price_ids.clone());
         }
         let insert = doc! { "kind": kind::SUBSCRIPTION, "created_at": DateTime::now() };
-        self.apply_guarded(&change.id, "last_event_created", created, set, insert)
+        // Stripe's `created` counts whole seconds, and a checkout's `created` and `updated`
+        // often share one: within a second, the later stage of the subscription's life wins.
+        // The fraction keeps the order comparable with the whole seconds stored before.
+        let order = created as f64 + f64::from(change.stage as u8) / 4.0;
+        self.apply_guarded(&change.id, "last_event_created", order, set, insert)
             .await
     }
 
@@ -244,15 +248,16 @@ impl PaymentStore {
         &self,
         id: &str,
         guard: &str,
-        created: i64,
+        order: impl Into<Bson>,
         mut set: Document,
         insert: Document,
     ) -> Result<(), ApiError> {
-        set.insert(guard, created);
+        let created: Bson = order.into();
+        set.insert(guard, created.clone());
         set.insert("updated_at", DateTime::now());
         let fresher = doc! {
             "_id": id,
-            "$or": [ { guard: { "$exists": false } }, { guard: { "$lte": created } } ],
+            "$or": [ { guard: { "$exists": false } }, { guard: { "$lte": created.clone() } } ],
         };
         let upserted = self
             .payments

@@ -219,6 +219,41 @@ async fn an_older_event_delivered_late_does_not_undo_a_newer_one() {
 }
 
 #[tokio::test]
+async fn within_one_second_the_later_stage_of_a_subscription_wins() {
+    // Stripe's `created` counts whole seconds; `created` and `updated` often share one.
+    let app = spawn_app().await;
+    let t = now();
+    let stage = |id: &str, kind: &str, status: &str| {
+        event(id, kind, t, subscription("sub_1", status, "u1"))
+    };
+    app.deliver_signed(&stage("evt_upd", "customer.subscription.updated", "active"))
+        .await;
+    app.deliver_signed(&stage(
+        "evt_new",
+        "customer.subscription.created",
+        "incomplete",
+    ))
+    .await;
+    let record = app.record("sub_1").await.unwrap();
+    assert_eq!(record.get_str("status").unwrap(), "active");
+
+    app.deliver_signed(&stage(
+        "evt_del",
+        "customer.subscription.deleted",
+        "canceled",
+    ))
+    .await;
+    app.deliver_signed(&stage(
+        "evt_upd_2",
+        "customer.subscription.updated",
+        "active",
+    ))
+    .await;
+    let record = app.record("sub_1").await.unwrap();
+    assert_eq!(record.get_str("status").unwrap(), "canceled");
+}
+
+#[tokio::test]
 async fn events_for_one_subscription_delivered_at_once_are_all_applied() {
     // Stripe sends a subscription checkout's events within a second and may deliver them
     // side by side: the session's link to the subscription must never make the
