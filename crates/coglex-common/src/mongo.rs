@@ -83,6 +83,19 @@ pub async fn connect(settings: &MongoSettings, app_name: &str) -> anyhow::Result
 }
 
 /// Round trip to the database, for readiness checks.
+/// `call`, or 503 when it is not done within `limit`. The driver has no socket timeout, so a
+/// connection that goes silent without closing would otherwise hold the request forever.
+pub async fn deadline<F: std::future::IntoFuture>(
+    limit: Duration,
+    call: F,
+) -> Result<F::Output, ApiError> {
+    tokio::time::timeout(limit, call).await.map_err(|_| {
+        ApiError::unavailable(anyhow::anyhow!(
+            "a database call took longer than {limit:?}"
+        ))
+    })
+}
+
 pub async fn ping(db: &Database) -> Result<(), ApiError> {
     db.run_command(doc! { "ping": 1 }).await?;
     Ok(())
@@ -154,6 +167,19 @@ mod tests {
         let command: CommandError =
             mongodb::bson::from_document(doc! { "code": code, "errmsg": "server text" }).unwrap();
         Error::from(ErrorKind::Command(command))
+    }
+
+    #[tokio::test]
+    async fn a_call_past_its_deadline_answers_503() {
+        let silent = std::future::pending::<()>();
+        let error = deadline(Duration::from_millis(20), silent)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ServiceUnavailable);
+        assert_eq!(
+            deadline(Duration::from_secs(1), async { 7 }).await.unwrap(),
+            7
+        );
     }
 
     #[test]

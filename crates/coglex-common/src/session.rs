@@ -17,6 +17,8 @@ use crate::error::ApiError;
 
 /// Entries kept before the cache is cleared, bounding its memory.
 const CACHE_CAPACITY: usize = 100_000;
+/// Longest a session lookup may take before the request answers 503.
+const CHECK_DEADLINE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SessionSettings {
@@ -88,11 +90,9 @@ impl SessionStore {
             fields::REVOKED_AT: null,
             fields::EXPIRES_AT: { "$gt": DateTime::now() },
         };
-        let active = self
-            .sessions
-            .find_one(filter)
-            .projection(doc! { "_id": 1 })
-            .await?
+        let lookup = self.sessions.find_one(filter).projection(doc! { "_id": 1 });
+        let active = crate::mongo::deadline(CHECK_DEADLINE, lookup)
+            .await??
             .is_some();
         self.remember(session_id, active);
         Ok(active)

@@ -7,6 +7,9 @@
 //! before a call and usage added after it, so concurrent calls can overshoot it by what they
 //! use; the next call is then refused.
 
+use std::time::Duration;
+
+use coglex_common::mongo::deadline;
 use coglex_common::web::AuthUser;
 use coglex_common::ApiError;
 use mongodb::bson::{doc, DateTime, Document};
@@ -15,6 +18,9 @@ use mongodb::Collection;
 use serde::Deserialize;
 
 const DAY_MS: i64 = 86_400_000;
+/// Longest a usage read or write may take: a quota check answers 503 past it, and a
+/// recording gives up (and is logged) rather than hold back an answer already paid for.
+const DEADLINE: Duration = Duration::from_secs(5);
 
 /// Gemini's `usageMetadata`, the counts we keep of it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -56,10 +62,11 @@ impl UsageLedger {
             return Ok(());
         }
         let now = DateTime::now().timestamp_millis();
-        let used = self
+        let lookup = self
             .collection
-            .find_one(doc! { "_id": document_id(user, now) })
-            .await?
+            .find_one(doc! { "_id": document_id(user, now) });
+        let used = deadline(DEADLINE, lookup)
+            .await??
             .and_then(|d| d.get("total_tokens").and_then(as_u64))
             .unwrap_or(0);
         if used >= self.daily_quota {
@@ -106,7 +113,8 @@ impl UsageLedger {
     /// [`Self::record`], logging instead of failing: the call has been made and paid for, so
     /// a bookkeeping problem must not take its answer away.
     pub async fn record_or_log(&self, user: &AuthUser, usage: UsageMetadata) {
-        if let Err(err) = self.record(user, usage).await {
+        let recorded = deadline(DEADLINE, self.record(user, usage)).await;
+        if let Err(err) = recorded.and_then(|done| done) {
             tracing::warn!(user_id = %user.user_id, error = %err, "could not record token usage");
         }
     }

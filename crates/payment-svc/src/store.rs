@@ -39,6 +39,10 @@ pub enum Recorded {
     Ignored,
 }
 
+/// Longest a route waits for its database calls before answering 503 (Stripe retries a
+/// webhook that got one).
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct PaymentStore {
     payments: Collection<Document>,
     events: Collection<Document>,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use coglex_common::mongo::deadline;
 use coglex_common::web::{Caller, ErrorBody, MaybeAuthUser};
 use coglex_common::ApiError;
 use serde::Serialize;
@@ -14,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::domain::checkout::{CheckoutRequest, Limits};
 use crate::domain::idempotency::IdempotencyKey;
-use crate::store::{session_view, SessionView};
+use crate::store::{session_view, SessionView, DEADLINE};
 use crate::PaymentState;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -204,7 +205,7 @@ pub(crate) async fn create_checkout_session(
         None => IdempotencyKey::generate(),
     };
     let session = state.stripe.create_checkout_session(&request, &key).await?;
-    state.store.record_created(&session, user_id).await?;
+    deadline(DEADLINE, state.store.record_created(&session, user_id)).await??;
     Ok(HttpResponse::Ok().json(CheckoutCreated {
         id: session.id,
         url: session.url,
@@ -247,7 +248,9 @@ pub(crate) async fn get_checkout_session(
     {
         return Err(not_found());
     }
-    let record = state.store.find_session(&id).await?.ok_or_else(not_found)?;
+    let record = deadline(DEADLINE, state.store.find_session(&id))
+        .await??
+        .ok_or_else(not_found)?;
     let owner = record.get_str("user_id").ok();
     let allowed = caller.admin
         || user

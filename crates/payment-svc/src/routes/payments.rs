@@ -1,12 +1,13 @@
 //! `GET /payments`: the signed-in user's checkout sessions and subscriptions, newest first.
 
 use actix_web::{web, HttpResponse};
+use coglex_common::mongo::deadline;
 use coglex_common::web::{AuthUser, ErrorBody};
 use coglex_common::ApiError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::{session_view, subscription_view, SessionView, SubscriptionView};
+use crate::store::{session_view, subscription_view, SessionView, SubscriptionView, DEADLINE};
 use crate::PaymentState;
 
 /// The signed-in user's payment records, newest first (at most 100 in all).
@@ -35,7 +36,8 @@ pub(crate) async fn list_payments(
     state: web::Data<PaymentState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let (sessions, subscriptions) = state.store.list_for_user(&user.user_id).await?;
+    let (sessions, subscriptions) =
+        deadline(DEADLINE, state.store.list_for_user(&user.user_id)).await??;
     Ok(HttpResponse::Ok().json(PaymentList {
         payments: sessions.iter().map(session_view).collect(),
         subscriptions: subscriptions.iter().map(subscription_view).collect(),

@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anyhow::anyhow;
+use coglex_common::mongo::deadline;
 use coglex_common::web::ErrorBody;
 use coglex_common::{ApiError, ErrorCode};
 use serde::Serialize;
@@ -13,7 +14,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::events::Event;
-use crate::store::Recorded;
+use crate::store::{Recorded, DEADLINE};
 use crate::PaymentState;
 
 const STRIPE_SIGNATURE: &str = "stripe-signature";
@@ -89,7 +90,7 @@ pub(crate) async fn receive_event(
     let signature = req.headers().get(STRIPE_SIGNATURE).map(|v| v.as_bytes());
     state.webhooks.verify(signature, &body)?;
     let event = Event::parse(&body)?;
-    let recorded = state.store.record_event(&event).await?;
+    let recorded = deadline(DEADLINE, state.store.record_event(&event)).await??;
     tracing::info!(event_id = %event.id, event_type = %event.kind, ?recorded, "Stripe event");
     Ok(HttpResponse::Ok().json(WebhookReceipt {
         received: true,

@@ -139,13 +139,7 @@ async fn within<T>(
     state: &StorageState,
     call: impl IntoFuture<Output = mongodb::error::Result<T>>,
 ) -> Result<mongodb::error::Result<T>, ApiError> {
-    tokio::time::timeout(state.settings.max_time() + DEADLINE_SLACK, call)
-        .await
-        .map_err(|_| {
-            ApiError::unavailable(anyhow::anyhow!(
-                "a database call outlived STORAGE_MAX_TIME_MS"
-            ))
-        })
+    coglex_common::mongo::deadline(state.settings.max_time() + DEADLINE_SLACK, call).await
 }
 
 /// The collection named in the path.
