@@ -41,6 +41,9 @@ pub struct Settings {
     /// Sign-in attempts per client address per window (`SIGNIN_MAX_PER_CLIENT`).
     #[serde(default = "defaults::signin_per_client")]
     pub signin_max_per_client: i64,
+    /// Sign-ups per client address per window (`SIGNUP_MAX_PER_CLIENT`).
+    #[serde(default = "defaults::signup_per_client")]
+    pub signup_max_per_client: i64,
     /// Code requests per account per window (`PASSGEN_MAX_PER_ACCOUNT`).
     #[serde(default = "defaults::passgen_per_account")]
     pub passgen_max_per_account: i64,
@@ -138,6 +141,9 @@ mod defaults {
     }
     pub fn signin_per_client() -> i64 {
         100
+    }
+    pub fn signup_per_client() -> i64 {
+        30
     }
     pub fn passgen_per_account() -> i64 {
         5

@@ -48,15 +48,26 @@ pub(crate) struct SignUpRequest {
         (status = 409, description = "A user with this `_key` already exists", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this client address (`SIGNUP_MAX_PER_CLIENT` per `AUTH_LIMIT_WINDOW_SECS`); retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "Every password-hashing slot stayed busy for 5 s, or the database is unreachable; retry after `Retry-After` seconds", body = ErrorBody),
     ),
 )]
 pub async fn sign_up(
+    req: HttpRequest,
     state: State,
     caller: Caller,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let key = UserKey::from_json(body.get("_key"))?;
     let password = Password::new_from_json(body.get("_password"))?;
+    // Each sign-up costs a password hash; one address may not spend them without bound.
+    state
+        .limits
+        .hit(
+            &format!("signup:client:{}", client_ip(&req)),
+            state.settings.signup_max_per_client,
+        )
+        .await?;
     // An admin key (the service role) may create users with protected fields such as `role`.
     let protected: &[String] = if caller.admin {
         &[]
@@ -112,6 +123,7 @@ pub(crate) struct SignInRequest {
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
         (status = 429, description = "Too many sign-in attempts; retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "Every password-hashing slot stayed busy for 5 s, or the database is unreachable; retry after `Retry-After` seconds", body = ErrorBody),
     ),
 )]
 pub async fn sign_in(

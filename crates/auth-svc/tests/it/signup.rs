@@ -227,3 +227,15 @@ async fn sign_up_needs_the_api_key() {
     assert_eq!(error_code(response).await, "invalid_api_key");
     assert!(stored_user(&app, "ada@example.com").await.is_none());
 }
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_client_address() {
+    let app = spawn_with(&[("SIGNUP_MAX_PER_CLIENT", "2")]).await;
+    for key in ["a@example.com", "b@example.com"] {
+        assert_eq!(sign_up(&app, key, json!({})).await.status(), 201);
+    }
+    let refused = sign_up(&app, "c@example.com", json!({})).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(stored_user(&app, "c@example.com").await.is_none());
+}
