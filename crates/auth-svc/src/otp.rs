@@ -10,8 +10,8 @@ use coglex_common::web::Core;
 use coglex_common::ApiError;
 use hmac::{Hmac, Mac};
 use mongodb::bson::{doc, Binary, DateTime, Document};
-use mongodb::options::ReturnDocument;
-use mongodb::Collection;
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, IndexModel};
 use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -66,8 +66,18 @@ impl Otps {
         self.lifetime
     }
 
+    /// Expiry, and the key's live codes, which a new code retires.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        crate::indexes::expire_records(&self.codes).await
+        crate::indexes::expire_records(&self.codes).await?;
+        let by_key = IndexModel::builder()
+            .keys(doc! { "key": 1, "used": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("live_by_key".to_owned())
+                    .build(),
+            )
+            .build();
+        self.codes.create_index(by_key).await.map(|_| ())
     }
 
     /// Stores a new code for `key`, retiring its earlier ones, so that only the latest code's

@@ -40,8 +40,15 @@ pub struct Tokens {
     /// session.
     #[serde(rename = "refresh_token")]
     refresh: String,
+    /// The session they belong to; never sent.
+    #[serde(skip)]
+    session_id: String,
 }
 impl Tokens {
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
     pub fn access(&self) -> &str {
         &self.access
     }
@@ -110,6 +117,7 @@ impl Sessions {
             token_type: "Bearer",
             expires_in: self.access_ttl.as_secs(),
             refresh: refresh.token,
+            session_id: sid,
         })
     }
 
@@ -160,6 +168,7 @@ impl Sessions {
             token_type: "Bearer",
             expires_in: self.access_ttl.as_secs(),
             refresh: next.token,
+            session_id: sid,
         })
     }
 
@@ -173,6 +182,14 @@ impl Sessions {
         let ended = self.revoke(filter).await?;
         self.core.sessions.forget(&user.session_id);
         Ok(ended)
+    }
+
+    /// Ends the session `session_id`.
+    pub async fn end_session(&self, session_id: &str) -> Result<(), ApiError> {
+        self.revoke(doc! { "_id": session_id, fields::REVOKED_AT: null })
+            .await?;
+        self.core.sessions.forget(session_id);
+        Ok(())
     }
 
     /// Ends every session of `user_id`; returns how many ended.

@@ -83,10 +83,19 @@ impl Users {
         Ok(self.users.find_one(doc! { KEY: key }).await?)
     }
 
-    /// Replaces a hash, e.g. a bcrypt hash from the original with argon2id.
-    pub async fn replace_hash(&self, id: &ObjectId, hash: String) -> Result<(), ApiError> {
+    /// Replaces the hash `old`, e.g. a bcrypt hash from the original, with argon2id; nothing
+    /// when it changed or went meanwhile.
+    pub async fn replace_hash(
+        &self,
+        id: &ObjectId,
+        old: &str,
+        hash: String,
+    ) -> Result<(), ApiError> {
         self.users
-            .update_one(doc! { "_id": id }, doc! { "$set": { PASSWORD: hash } })
+            .update_one(
+                doc! { "_id": id, PASSWORD: old },
+                doc! { "$set": { PASSWORD: hash } },
+            )
             .await?;
         Ok(())
     }
@@ -100,14 +109,27 @@ impl Users {
             .await?)
     }
 
-    /// Records that the owner of `key` proved it. An account not proven before (made by
-    /// `/signup`, or carried over from the original) loses its password: whoever set it may
-    /// not own the address. Returns that account's user id, whose sessions must end too.
-    pub async fn confirm_owner(&self, key: &UserKey) -> Result<Option<String>, ApiError> {
+    /// Records that the owner of `key` proved it. An account `/signup` made and nobody proved
+    /// yet loses its password, unless `keep_password` (the prover also holds one of its live
+    /// sessions, so knows the password): whoever set it may not own the address. Returns
+    /// that account's user id when its password went, whose sessions must end too. Accounts
+    /// carried over from the original (no `_verified`) are left as they were.
+    pub async fn confirm_owner(
+        &self,
+        key: &UserKey,
+        keep_password: bool,
+    ) -> Result<Option<String>, ApiError> {
+        let unproven = doc! { KEY: key.as_str(), VERIFIED: false };
+        if keep_password {
+            self.users
+                .update_one(unproven, doc! { "$set": { VERIFIED: true } })
+                .await?;
+            return Ok(None);
+        }
         let before = self
             .users
             .find_one_and_update(
-                doc! { KEY: key.as_str(), VERIFIED: { "$ne": true } },
+                unproven,
                 doc! { "$set": { VERIFIED: true }, "$unset": { PASSWORD: "" } },
             )
             .return_document(ReturnDocument::Before)
@@ -116,6 +138,17 @@ impl Users {
             Some(user) if user.contains_key(PASSWORD) => Ok(Some(user_id(&user)?)),
             _ => Ok(None),
         }
+    }
+
+    /// Whether the user `id` still has the password hash `hash`: a sign-in that verified it
+    /// must not outlive its removal by the address's owner meanwhile.
+    pub async fn still_has_hash(&self, id: &ObjectId, hash: &str) -> Result<bool, ApiError> {
+        let found = self
+            .users
+            .find_one(doc! { "_id": id, PASSWORD: hash })
+            .projection(doc! { "_id": 1 })
+            .await?;
+        Ok(found.is_some())
     }
 
     /// The user with this email, created on first use and linked to the provider identity.

@@ -60,14 +60,17 @@ pub async fn sign_up(
 ) -> Result<HttpResponse, ApiError> {
     let key = UserKey::from_json(body.get("_key"))?;
     let password = Password::new_from_json(body.get("_password"))?;
-    // Each sign-up costs a password hash; one address may not spend them without bound.
-    state
-        .limits
-        .hit(
-            &format!("signup:client:{}", client_ip(&req)),
-            state.settings.signup_max_per_client,
-        )
-        .await?;
+    // Each sign-up costs a password hash; one client address may not spend them without
+    // bound. The service role (an admin key, a trusted backend) is not limited.
+    if !caller.admin {
+        state
+            .limits
+            .hit(
+                &format!("signup:client:{}", client_ip(&req)),
+                state.settings.signup_max_per_client,
+            )
+            .await?;
+    }
     // An admin key (the service role) may create users with protected fields such as `role`.
     let protected: &[String] = if caller.admin {
         &[]
@@ -157,22 +160,29 @@ pub async fn sign_in(
         .and_then(|u| u.get_str(PASSWORD).ok())
         .map(str::to_owned);
     // Always one hash verification (a dummy one without a user): equal timing either way.
-    let verdict = password::verify_async(password.clone(), stored).await?;
-    let (Some(user), Verification::Match { needs_rehash }) = (user, verdict) else {
+    let verdict = password::verify_async(password.clone(), stored.clone()).await?;
+    let (Some(user), Some(mut hash), Verification::Match { needs_rehash }) =
+        (user, stored, verdict)
+    else {
         return Err(invalid_credentials());
     };
     let user_id = users::user_id(&user)?;
+    let id = user.get_object_id("_id").map_err(ApiError::internal)?;
     if needs_rehash {
-        let hash = password::hash_async(password).await?;
+        let upgraded = password::hash_async(password).await?;
         state
             .users
-            .replace_hash(
-                &user.get_object_id("_id").map_err(ApiError::internal)?,
-                hash,
-            )
+            .replace_hash(&id, &hash, upgraded.clone())
             .await?;
+        hash = upgraded;
     }
     state.limits.clear(&account_bucket).await?;
     let tokens = state.sessions.start(&user_id, key.as_str()).await?;
+    // The address's owner may have removed this password while it was being checked (a
+    // sign-up they did not make): then this session must not live.
+    if !state.users.still_has_hash(&id, &hash).await? {
+        state.sessions.end_session(tokens.session_id()).await?;
+        return Err(invalid_credentials());
+    }
     Ok(HttpResponse::Ok().json(SignInResponse::new(tokens, public_view(user))))
 }

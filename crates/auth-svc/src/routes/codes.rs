@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::token::Purpose;
-use coglex_common::web::{client_ip, current_request_id, ErrorBody};
+use coglex_common::web::{client_ip, current_request_id, ErrorBody, MaybeAuthUser};
 use coglex_common::{ApiError, ErrorCode};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -143,22 +143,30 @@ pub(crate) struct CodeVerified {
 ///
 /// Checks a code against the `otp_token` it was issued with. A valid code is consumed (single
 /// use); each wrong code costs one of `OTP_MAX_ATTEMPTS` tries, after which the code is dead
-/// (429). When the address belongs to a user, a valid code also signs them in. Refusals carry
-/// the original API's `{"valid": false, "message"}` beside the usual error fields.
+/// (429). When the address belongs to a user, a valid code also signs them in, and proves the
+/// address: an account `/signup` made that nobody proved yet loses its password and every
+/// session, unless the request carries a session token of that account (which keeps them).
+/// Refusals carry the original API's `{"valid": false, "message"}` beside the usual error
+/// fields.
 #[utoipa::path(
     post,
     path = "/passver",
     request_body(content = VerifyCodeRequest, description = "The address, the code and its `otp_token`"),
+    security(("bearer" = []), ()),
     responses(
         (status = 200, description = "The code is valid", body = CodeVerified),
         (status = 400, description = "A missing field, or a code that is wrong, expired, already used or issued for another address (then also `valid: false` and `message`)", body = ErrorBody),
-        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid, or a Bearer token was sent that is not valid", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
         (status = 429, description = "Too many wrong tries of this code (ask for a new one), or too many codes tried for this address in the window (`PASSVER_MAX_PER_ACCOUNT`); `Retry-After` says when (also `valid: false`)", body = ErrorBody),
     ),
 )]
-pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub async fn verify_code(
+    state: State,
+    signed_in: MaybeAuthUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let key = UserKey::from_json(body.get("_key"))?;
     let code = string_field(&body, "_password")?;
     let token = string_field(&body, "token")?;
@@ -201,12 +209,12 @@ pub async fn verify_code(state: State, body: web::Json<Value>) -> Result<HttpRes
         user: None,
     };
     if let Some(user) = state.users.find(key.as_str()).await? {
-        // A mailed code proves the address.
-        super::confirm_owner(&state, &key).await?;
-        let tokens = state
-            .sessions
-            .start(&users::user_id(&user)?, key.as_str())
-            .await?;
+        let user_id = users::user_id(&user)?;
+        // A mailed code proves the address. Signed in to this account, the prover also
+        // knows its password, which then stays.
+        let own_session = signed_in.0.is_some_and(|caller| caller.user_id == user_id);
+        super::confirm_owner(&state, &key, own_session).await?;
+        let tokens = state.sessions.start(&user_id, key.as_str()).await?;
         body.token = Some(tokens.access().to_owned());
         body.token_type = Some(tokens.token_type().to_owned());
         body.expires_in = Some(tokens.expires_in());

@@ -135,7 +135,7 @@ pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpRe
         .upsert_linked(&key, profile.provider, &profile.identifier, &profile.name)
         .await?;
     // The provider vouches for the address (only verified emails are taken).
-    super::confirm_owner(&state, &key).await?;
+    super::confirm_owner(&state, &key, false).await?;
     let tokens = state
         .sessions
         .start(&users::user_id(&user)?, key.as_str())

@@ -85,3 +85,40 @@ async fn an_original_2a_hash_signs_in_too() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_code_leaves_a_carried_over_users_password_alone() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_with_pairs(smtp.settings(), &[]).await;
+    legacy_user(&app, "old@example.com", PASSWORD).await;
+    let issued = json(
+        post(
+            &app,
+            "/passgen",
+            serde_json::json!({ "_key": "old@example.com" }),
+        )
+        .await,
+    )
+    .await;
+    let mail = smtp
+        .wait_for("old@example.com", std::time::Duration::from_secs(10))
+        .await
+        .expect("the code is mailed");
+    let code = mail
+        .body()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .expect("a code")
+        .to_owned();
+    let verified = post(
+        &app,
+        "/passver",
+        serde_json::json!({ "_key": "old@example.com", "_password": code, "token": issued["otp_token"] }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    assert_eq!(
+        sign_in(&app, "old@example.com", PASSWORD).await.status(),
+        200
+    );
+}

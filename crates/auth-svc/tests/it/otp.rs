@@ -308,6 +308,52 @@ async fn a_valid_code_claims_an_account_made_by_sign_up() {
 }
 
 #[tokio::test]
+async fn a_code_sent_with_the_accounts_own_session_keeps_its_password() {
+    // Signed up, signed in with the password, then confirming the address by code.
+    let (app, smtp) = app_with_mail(&[]).await;
+    let session = new_session(&app, "ada@example.com").await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let response = app
+        .post("/service/auth/v1/passver")
+        .bearer_auth(token(&session))
+        .json(&json!({ "_key": "ada@example.com", "_password": code, "token": otp_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        sign_in(&app, "ada@example.com", PASSWORD).await.status(),
+        200
+    );
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&session)).await,
+        200
+    );
+    let stored = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(stored.get_bool("_verified").ok(), Some(true));
+}
+
+#[tokio::test]
+async fn another_accounts_session_does_not_keep_the_password() {
+    let (app, smtp) = app_with_mail(&[]).await;
+    new_session(&app, "ada@example.com").await;
+    let eve = new_session(&app, "eve@example.com").await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+    let response = app
+        .post("/service/auth/v1/passver")
+        .bearer_auth(token(&eve))
+        .json(&json!({ "_key": "ada@example.com", "_password": code, "token": otp_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        sign_in(&app, "ada@example.com", PASSWORD).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
 async fn an_expired_code_is_refused() {
     let (app, smtp) = app_with_mail(&[("VERIFICATION_EXPIRY", "1")]).await;
     sign_up(&app, "ada@example.com", json!({})).await;

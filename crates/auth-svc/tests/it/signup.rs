@@ -239,3 +239,19 @@ async fn sign_ups_are_limited_per_client_address() {
     assert!(refused.headers().contains_key("retry-after"));
     assert!(stored_user(&app, "c@example.com").await.is_none());
 }
+
+#[tokio::test]
+async fn the_service_role_is_not_limited_in_sign_ups() {
+    let app = spawn_with(&[("SIGNUP_MAX_PER_CLIENT", "1")]).await;
+    for key in ["a@example.com", "b@example.com", "c@example.com"] {
+        let response = app
+            .http
+            .post(app.url(&format!("{BASE}/signup")))
+            .header("X-API-Key", test_support::ADMIN_API_KEY)
+            .json(&json!({"_key": key, "_password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{key}");
+    }
+}
