@@ -39,6 +39,11 @@ pub struct GatewaySettings {
     /// by it either.
     #[serde(default = "defaults::upstream_response_timeout_ms")]
     pub upstream_response_timeout_ms: u64,
+    /// Longest a request may take before its response starts, upload included
+    /// (`UPSTREAM_REQUEST_MAX_MS`): a body still arriving then is cut with 408, so one that
+    /// trickles in cannot hold a connection forever.
+    #[serde(default = "defaults::upstream_request_max_ms")]
+    pub upstream_request_max_ms: u64,
     /// The same for generation-svc (`GENERATION_UPSTREAM_RESPONSE_TIMEOUT_MS`): a generation
     /// may take up to its service's `GENERATION_TIMEOUT_MS` (120 s), which answers 504 itself.
     #[serde(default = "defaults::generation_upstream_response_timeout_ms")]
@@ -138,6 +143,9 @@ mod defaults {
     }
     pub fn upstream_response_timeout_ms() -> u64 {
         60_000
+    }
+    pub fn upstream_request_max_ms() -> u64 {
+        600_000
     }
     pub fn generation_upstream_response_timeout_ms() -> u64 {
         130_000

@@ -104,6 +104,8 @@ pub struct Proxy {
     cors: Cors,
     trusted: TrustedProxies,
     connect_timeout: Duration,
+    /// Longest an exchange may take before its response starts, upload included.
+    request_max: Duration,
     http2: Option<Http2Settings>,
     ids: RequestIds,
     metrics: Metrics,
@@ -160,6 +162,7 @@ impl Proxy {
             ),
             trusted: TrustedProxies::parse(&settings.trusted_proxies).map_err(ConfigError)?,
             connect_timeout: Duration::from_millis(settings.upstream_connect_timeout_ms),
+            request_max: Duration::from_millis(settings.upstream_request_max_ms),
             http2: settings.http2(),
             ids: RequestIds::default(),
             metrics: Metrics::default(),
@@ -345,19 +348,25 @@ impl Proxy {
                 outgoing,
             )),
         };
-        let response =
-            match within_response_timeout(upstream.response_timeout, &progress, exchange).await {
-                Some(Ok(response)) => response,
-                Some(Err(error)) => {
-                    return Err(self.upstream_failure(upstream, progress.was_cut(), &error));
-                }
-                None => {
-                    self.metrics
-                        .upstream_error(upstream.service, UpstreamErrorKind::Timeout);
-                    tracing::warn!(service = upstream.service.name(), "upstream timed out");
-                    return Err(GatewayError::UpstreamTimeout);
-                }
-            };
+        let timed = within_time(
+            upstream.response_timeout,
+            self.request_max,
+            &progress,
+            exchange,
+        );
+        let response = match timed.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                return Err(self.upstream_failure(upstream, progress.was_cut(), &error));
+            }
+            Err(TooSlow::Upload) => return Err(GatewayError::RequestTimeout),
+            Err(TooSlow::Service) => {
+                self.metrics
+                    .upstream_error(upstream.service, UpstreamErrorKind::Timeout);
+                tracing::warn!(service = upstream.service.name(), "upstream timed out");
+                return Err(GatewayError::UpstreamTimeout);
+            }
+        };
         let (mut parts, body) = response.into_parts();
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             // No upgrade tunnels through the gateway.
@@ -586,24 +595,39 @@ impl RequestIds {
     }
 }
 
-/// `exchange`, or `None` when the service takes longer than `timeout` to start its response,
-/// counted from when the client's body last moved: a slow upload that keeps moving is not
-/// cut, and a bodiless request gets `timeout` from its start.
-async fn within_response_timeout<F: std::future::Future>(
+/// How an exchange ran out of time.
+enum TooSlow {
+    /// The service did not start its response within its timeout after the body last moved.
+    Service,
+    /// The client was still sending its body when the exchange reached `UPSTREAM_REQUEST_MAX_MS`.
+    Upload,
+}
+
+/// `exchange`, unless the service takes longer than `timeout` to start its response, counted
+/// from when the client's body last moved (a slow upload that keeps moving is not cut, and a
+/// bodiless request gets `timeout` from its start), or the whole exchange takes longer than
+/// `max_total` (a body trickling in forever).
+async fn within_time<F: std::future::Future>(
     timeout: Duration,
+    max_total: Duration,
     progress: &BodyProgress,
     exchange: F,
-) -> Option<F::Output> {
+) -> Result<F::Output, TooSlow> {
     let mut exchange = std::pin::pin!(exchange);
-    let mut deadline = progress.start() + timeout;
+    let cap = progress.start() + max_total;
+    let mut deadline = (progress.start() + timeout).min(cap);
     loop {
         let until = tokio::time::Instant::from_std(deadline);
         if let Ok(done) = tokio::time::timeout_at(until, exchange.as_mut()).await {
-            return Some(done);
+            return Ok(done);
         }
-        let later = progress.last_moved() + timeout;
+        let later = (progress.last_moved() + timeout).min(cap);
         if later <= deadline {
-            return None;
+            return Err(if deadline >= cap && !progress.is_complete() {
+                TooSlow::Upload
+            } else {
+                TooSlow::Service
+            });
         }
         deadline = later;
     }

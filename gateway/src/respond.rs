@@ -19,7 +19,11 @@ pub enum GatewayError {
     Forbidden(&'static str),
     BadFraming(&'static str),
     PayloadTooLarge(u64),
-    RateLimited { retry_after_secs: u64 },
+    /// The client's body was still arriving when the exchange ran out of time.
+    RequestTimeout,
+    RateLimited {
+        retry_after_secs: u64,
+    },
     UpstreamUnreachable,
     UpstreamTimeout,
     UpstreamFailed,
@@ -40,6 +44,10 @@ impl GatewayError {
             Self::PayloadTooLarge(limit) => (
                 ErrorCode::PayloadTooLarge,
                 format!("the request body is larger than {limit} bytes"),
+            ),
+            Self::RequestTimeout => (
+                ErrorCode::RequestTimeout,
+                "the request body took too long to arrive".into(),
             ),
             Self::RateLimited { .. } => (
                 ErrorCode::RateLimited,

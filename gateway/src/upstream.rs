@@ -42,6 +42,8 @@ pub struct Capped {
 pub struct BodyProgress {
     start: Instant,
     cut: AtomicBool,
+    /// The body has ended (or never had any).
+    complete: AtomicBool,
     /// Nanoseconds after `start` when a frame, or the end, last went.
     moved: AtomicU64,
 }
@@ -54,6 +56,10 @@ impl BodyProgress {
 
     pub fn was_cut(&self) -> bool {
         self.cut.load(Ordering::Relaxed)
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.complete.load(Ordering::Relaxed)
     }
 
     /// When the body last moved; its start when it has not yet.
@@ -73,6 +79,7 @@ impl Capped {
         let progress = Arc::new(BodyProgress {
             start: Instant::now(),
             cut: AtomicBool::new(false),
+            complete: AtomicBool::new(body.is_end_stream()),
             moved: AtomicU64::new(0),
         });
         let capped = Self {
@@ -93,7 +100,11 @@ impl Body for Capped {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let frame = Pin::new(&mut self.body).poll_frame(cx);
         match &frame {
-            Poll::Ready(Some(Ok(_)) | None) => self.progress.record_move(),
+            Poll::Ready(Some(Ok(_))) => self.progress.record_move(),
+            Poll::Ready(None) => {
+                self.progress.record_move();
+                self.progress.complete.store(true, Ordering::Relaxed);
+            }
             Poll::Ready(Some(Err(error))) if error.is::<LengthLimitError>() => {
                 self.progress.cut.store(true, Ordering::Relaxed);
             }

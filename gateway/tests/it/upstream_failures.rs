@@ -50,15 +50,12 @@ async fn a_slow_upload_that_keeps_moving_is_not_cut_by_the_response_timeout() {
     // Six pieces 250 ms apart take 1.5 s, three times the timeout; the service answers once
     // it has read them all.
     let (gateway, _upstream) = gateway_with(&[("UPSTREAM_RESPONSE_TIMEOUT_MS", "500")]).await;
-    let pieces = futures_util::stream::iter(0..6).then(|n| async move {
-        if n > 0 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        Ok::<_, std::io::Error>(vec![b'a'; 1000])
-    });
     let response = gateway
         .post("/service/storage/v1/upload-slowly")
-        .body(reqwest::Body::wrap_stream(pieces))
+        .body(reqwest::Body::wrap_stream(pieces(
+            6,
+            Duration::from_millis(250),
+        )))
         .send()
         .await
         .unwrap();
@@ -66,20 +63,65 @@ async fn a_slow_upload_that_keeps_moving_is_not_cut_by_the_response_timeout() {
     assert_eq!(json(response).await["body_length"], 6000);
 }
 
+/// `n` pieces of 1000 bytes, `gap` apart.
+fn pieces(
+    n: u32,
+    gap: Duration,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::iter(0..n).then(move |i| async move {
+        if i > 0 {
+            tokio::time::sleep(gap).await;
+        }
+        Ok(vec![b'a'; 1000])
+    })
+}
+
 #[tokio::test]
 async fn the_response_timeout_runs_from_the_end_of_the_upload() {
+    // The body takes 600 ms; the service never answers in time: 504 at about 600 + 300 ms,
+    // not at 300 ms.
     let (gateway, _upstream) = gateway_with(&[("UPSTREAM_RESPONSE_TIMEOUT_MS", "300")]).await;
     let started = Instant::now();
     let response = gateway
         .post("/service/storage/v1/slow")
-        .body(vec![b'a'; 1000])
+        .body(reqwest::Body::wrap_stream(pieces(
+            4,
+            Duration::from_millis(200),
+        )))
         .send()
         .await
         .unwrap();
+    let elapsed = started.elapsed();
     assert_eq!(response.status(), 504);
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        started.elapsed()
+        elapsed >= Duration::from_millis(800) && elapsed < Duration::from_millis(1800),
+        "{elapsed:?}"
     );
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_at_the_request_limit() {
+    let (gateway, _upstream) = gateway_with(&[
+        ("UPSTREAM_RESPONSE_TIMEOUT_MS", "500"),
+        ("UPSTREAM_REQUEST_MAX_MS", "800"),
+    ])
+    .await;
+    let started = Instant::now();
+    // Every piece comes within the response timeout, for 4 s in all.
+    let sent = gateway
+        .post("/service/storage/v1/trickle")
+        .body(reqwest::Body::wrap_stream(pieces(
+            21,
+            Duration::from_millis(200),
+        )))
+        .send()
+        .await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+    // The answer may come while the client is still sending, which reqwest may report as a
+    // broken request instead.
+    if let Ok(response) = sent {
+        assert_eq!(response.status(), 408);
+        assert_eq!(json(response).await["error"]["code"], "request_timeout");
+    }
 }
