@@ -136,3 +136,12 @@ pub async fn stored_user(app: &TestApp, key: &str) -> Option<mongodb::bson::Docu
         .await
         .expect("the database answers")
 }
+
+/// The code in `mail`: its only run of `digits` digits.
+pub fn code_in(mail: &test_support::smtp::Mail, digits: usize) -> String {
+    let body = mail.body();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == digits)
+        .unwrap_or_else(|| panic!("no {digits}-digit code in {body:?}"))
+        .to_owned()
+}

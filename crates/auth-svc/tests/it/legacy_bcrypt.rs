@@ -104,12 +104,7 @@ async fn a_code_leaves_a_carried_over_users_password_alone() {
         .wait_for("old@example.com", std::time::Duration::from_secs(10))
         .await
         .expect("the code is mailed");
-    let code = mail
-        .body()
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .expect("a code")
-        .to_owned();
+    let code = code_in(&mail, 6);
     let verified = post(
         &app,
         "/passver",

@@ -29,17 +29,29 @@ async fn passver(app: &TestApp, key: &str, code: &str, otp_token: &str) -> reqwe
     .await
 }
 
+/// [`passver`] with a session token.
+async fn passver_signed_in(
+    app: &TestApp,
+    session: &str,
+    key: &str,
+    code: &str,
+    otp_token: &str,
+) -> reqwest::Response {
+    app.post("/service/auth/v1/passver")
+        .bearer_auth(session)
+        .json(&json!({ "_key": key, "_password": code, "token": otp_token }))
+        .send()
+        .await
+        .expect("auth-svc answers")
+}
+
 /// The code in the mail to `to`: the only run of digits of the configured length.
 async fn code_mailed_to(smtp: &SmtpServer, to: &str, digits: usize) -> String {
     let mail = smtp
         .wait_for(to, MAIL_WAIT)
         .await
         .expect("the code was mailed");
-    let body = mail.body();
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == digits)
-        .unwrap_or_else(|| panic!("no {digits}-digit code in {body:?}"))
-        .to_owned()
+    code_in(&mail, digits)
 }
 
 /// Asks for a code for an existing user; returns the `otp_token` and the mailed code.
@@ -213,11 +225,7 @@ async fn nth_code_mailed_to(smtp: &SmtpServer, to: &str, n: usize) -> String {
     })
     .await
     .expect("the code was mailed");
-    let body = mail.body();
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .expect("a code in the mail")
-        .to_owned()
+    code_in(&mail, 6)
 }
 
 #[tokio::test]
@@ -313,13 +321,8 @@ async fn a_code_sent_with_the_accounts_own_session_keeps_its_password() {
     let (app, smtp) = app_with_mail(&[]).await;
     let session = new_session(&app, "ada@example.com").await;
     let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
-    let response = app
-        .post("/service/auth/v1/passver")
-        .bearer_auth(token(&session))
-        .json(&json!({ "_key": "ada@example.com", "_password": code, "token": otp_token }))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        passver_signed_in(&app, token(&session), "ada@example.com", &code, &otp_token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         sign_in(&app, "ada@example.com", PASSWORD).await.status(),
@@ -339,13 +342,7 @@ async fn another_accounts_session_does_not_keep_the_password() {
     new_session(&app, "ada@example.com").await;
     let eve = new_session(&app, "eve@example.com").await;
     let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
-    let response = app
-        .post("/service/auth/v1/passver")
-        .bearer_auth(token(&eve))
-        .json(&json!({ "_key": "ada@example.com", "_password": code, "token": otp_token }))
-        .send()
-        .await
-        .unwrap();
+    let response = passver_signed_in(&app, token(&eve), "ada@example.com", &code, &otp_token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         sign_in(&app, "ada@example.com", PASSWORD).await.status(),
