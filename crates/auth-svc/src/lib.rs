@@ -82,14 +82,13 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let state = std::sync::Arc::new(AuthState::new(&core, settings)?);
     // The unique `_key` index must exist before sign-ups race; if the database is not up yet,
     // the service still starts (answering 503) and keeps trying in the background.
-    let first = tokio::time::timeout(INDEX_WAIT, state.ensure_indexes()).await;
-    if !matches!(first, Ok(Ok(()))) {
-        match first {
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "indexes not ready; retrying in the background")
-            }
-            _ => tracing::warn!("indexes not ready in time; retrying in the background"),
-        }
+    let first = match tokio::time::timeout(INDEX_WAIT, state.ensure_indexes()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some("not done in time".to_owned()),
+    };
+    if let Some(error) = first {
+        tracing::warn!(%error, "indexes not ready; retrying in the background");
         let state = std::sync::Arc::clone(&state);
         tokio::spawn(async move {
             // Logged each time: a failure that is not an outage (duplicate keys in data

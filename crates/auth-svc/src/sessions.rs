@@ -151,9 +151,7 @@ impl Sessions {
             .await?;
         if rotated.modified_count != 1 {
             // Signed by us but no longer current: replayed after rotation, or the session ended.
-            self.revoke(doc! { "_id": &sid, fields::REVOKED_AT: null })
-                .await?;
-            self.core.sessions.forget(&sid);
+            self.end_session(&sid).await?;
             return Err(ApiError::new(
                 ErrorCode::InvalidToken,
                 "the refresh token is no longer valid; sign in again",
@@ -174,22 +172,21 @@ impl Sessions {
 
     /// Ends the caller's session, or every session of the user; returns how many ended.
     pub async fn end(&self, user: &AuthUser, all: bool) -> Result<u64, ApiError> {
-        let filter = if all {
-            doc! { "user_id": &user.user_id, fields::REVOKED_AT: null }
-        } else {
-            doc! { "_id": &user.session_id, fields::REVOKED_AT: null }
-        };
-        let ended = self.revoke(filter).await?;
+        if !all {
+            return self.end_session(&user.session_id).await;
+        }
+        let ended = self.end_all(&user.user_id).await?;
         self.core.sessions.forget(&user.session_id);
         Ok(ended)
     }
 
-    /// Ends the session `session_id`.
-    pub async fn end_session(&self, session_id: &str) -> Result<(), ApiError> {
-        self.revoke(doc! { "_id": session_id, fields::REVOKED_AT: null })
+    /// Ends the session `session_id`, at once in this process; returns how many ended.
+    pub async fn end_session(&self, session_id: &str) -> Result<u64, ApiError> {
+        let ended = self
+            .revoke(doc! { "_id": session_id, fields::REVOKED_AT: null })
             .await?;
         self.core.sessions.forget(session_id);
-        Ok(())
+        Ok(ended)
     }
 
     /// Ends every session of `user_id`; returns how many ended.

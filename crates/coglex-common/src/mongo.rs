@@ -82,7 +82,6 @@ pub async fn connect(settings: &MongoSettings, app_name: &str) -> anyhow::Result
     Ok(client.database(&settings.mongodb_database))
 }
 
-/// Round trip to the database, for readiness checks.
 /// `call`, or 503 when it is not done within `limit`. The driver has no socket timeout, so a
 /// connection that goes silent without closing would otherwise hold the request forever.
 pub async fn deadline<F: std::future::IntoFuture>(
@@ -96,6 +95,7 @@ pub async fn deadline<F: std::future::IntoFuture>(
     })
 }
 
+/// Round trip to the database, for readiness checks.
 pub async fn ping(db: &Database) -> Result<(), ApiError> {
     db.run_command(doc! { "ping": 1 }).await?;
     Ok(())

@@ -113,8 +113,10 @@ impl UsageLedger {
     /// [`Self::record`], logging instead of failing: the call has been made and paid for, so
     /// a bookkeeping problem must not take its answer away.
     pub async fn record_or_log(&self, user: &AuthUser, usage: UsageMetadata) {
-        let recorded = deadline(DEADLINE, self.record(user, usage)).await;
-        if let Err(err) = recorded.and_then(|done| done) {
+        if let Err(err) = deadline(DEADLINE, self.record(user, usage))
+            .await
+            .and_then(|r| r)
+        {
             tracing::warn!(user_id = %user.user_id, error = %err, "could not record token usage");
         }
     }

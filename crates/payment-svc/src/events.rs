@@ -182,7 +182,7 @@ pub struct SubscriptionChange {
 
 /// Where in a subscription's life an event comes: `created` first, `deleted` last, and
 /// every other change (`updated`, `paused`, `resumed`, ...) between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Created = 0,
     Changed = 1,
