@@ -64,9 +64,9 @@ bin="target/$PROFILE"
 for svc in auth storage archive payment generation; do
   start "$svc" "$bin/$svc-svc"
 done
-start gateway "$bin/gateway"
-
 port="${GATEWAY_PORT:-8080}"
+start gateway env SERVER_PORT="$port" "$bin/gateway"
+
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
   sleep 0.2

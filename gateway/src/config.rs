@@ -165,11 +165,13 @@ mod defaults {
     pub fn body_limit_bytes() -> u64 {
         1024 * 1024
     }
+    /// Above archive-svc's 16 MiB file limit, with room for the multipart framing.
     pub fn archive_body_limit_bytes() -> u64 {
         17 * 1024 * 1024
     }
+    /// Above generation-svc's 32 MiB file limit, with room for the multipart framing.
     pub fn generation_body_limit_bytes() -> u64 {
-        32 * 1024 * 1024
+        33 * 1024 * 1024
     }
     pub fn rate_limit_rps() -> u32 {
         100

@@ -4,4 +4,5 @@
 mod contract;
 mod fuzz;
 mod helpers;
+mod limits;
 mod readme;
