@@ -78,12 +78,16 @@ impl Cors {
 
     /// Adds CORS headers to an actual response for an allowed origin.
     pub fn decorate(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+        // The answer depends on the origin whenever origins are listed, allowed or not: a
+        // shared cache must not hand one origin's answer to another.
+        if !self.origins.is_empty() {
+            headers.append(header::VARY, HeaderValue::from_static("origin"));
+        }
         let Some(allowed) = origin.and_then(|o| self.allowed(o)) else {
             return;
         };
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
         headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
-        headers.append(header::VARY, HeaderValue::from_static("origin"));
         if self.credentials {
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
@@ -105,7 +109,15 @@ mod tests {
             Some(&HeaderValue::from_static("https://evil.example")),
             &mut headers,
         );
-        assert!(headers.is_empty());
+        assert_eq!(headers.len(), 1, "only Vary: {headers:?}");
+        assert_eq!(headers[header::VARY], "origin");
+        let mut headers = HeaderMap::new();
+        cors.decorate(None, &mut headers);
+        assert_eq!(
+            headers[header::VARY],
+            "origin",
+            "no origin is an answer too"
+        );
         cors.decorate(
             Some(&HeaderValue::from_static("https://app.example")),
             &mut headers,

@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Authority;
+use http::Method;
 
 use crate::respond::GatewayError;
 
@@ -30,8 +32,30 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHORIZATION,
 ];
 
-/// Refuses requests whose body length two parsers could read differently.
+/// Refuses requests whose method the services never take.
+pub fn check_method(method: &Method) -> Result<(), GatewayError> {
+    match *method {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS => Ok(()),
+        _ => Err(GatewayError::MethodNotAllowed),
+    }
+}
+
+/// Refuses requests whose body length or host two parsers could read differently.
+///
+/// hyper has already refused differing lengths and non-chunked encodings (with an empty 400),
+/// merged identical lengths, and read a request carrying both headers as chunked with its
+/// `Content-Length` removed and its connection closed after it (RFC 9112 §6.3). What remains
+/// is checked here, whatever parser stands in front.
 pub fn check_framing(headers: &HeaderMap) -> Result<(), GatewayError> {
+    if headers.get_all(header::HOST).iter().nth(1).is_some() {
+        return Err(GatewayError::BadFraming("more than one Host header"));
+    }
     let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
     let first_length = lengths.next();
     if lengths.next().is_some() {
@@ -129,14 +153,39 @@ impl TrustedProxies {
             .map(str::trim)
             .collect();
         for hop in hops.into_iter().rev() {
-            match hop.parse::<IpAddr>() {
-                Ok(ip) if self.contains(ip) => continue,
-                Ok(ip) => return ip,
-                Err(_) => break,
+            match parse_hop(hop) {
+                Some(ip) if self.contains(ip) => continue,
+                Some(ip) => return ip,
+                None => break,
             }
         }
         peer
     }
+}
+
+/// An `X-Forwarded-For` hop: an address, which some proxies write with a port
+/// (`203.0.113.7:5123`, `[2001:db8::1]:443`) or in brackets.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Some(bracketed) = hop.strip_prefix('[') {
+        let (v6, after) = bracketed.split_once(']')?;
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
+        return port_ok.then(|| v6.parse().ok()).flatten();
+    }
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    let (v4, port) = hop.split_once(':')?;
+    is_port(port).then(|| v4.parse().ok()).flatten()
+}
+
+fn is_port(digits: &str) -> bool {
+    digits.parse::<u16>().is_ok()
+}
+
+/// The `host[:port]` of an absolute-form target, without any userinfo, as a `Host` value.
+pub fn authority_host(authority: &Authority) -> Option<HeaderValue> {
+    let host_and_port = authority.as_str().rsplit('@').next()?;
+    HeaderValue::from_str(host_and_port).ok()
 }
 
 fn in_range(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
@@ -242,6 +291,7 @@ mod tests {
                 ("transfer-encoding", "chunked"),
                 ("transfer-encoding", "chunked"),
             ]),
+            headers(&[("host", "a.example"), ("host", "b.example")]),
         ];
         for map in bad {
             assert!(check_framing(&map).is_err(), "{map:?}");
@@ -279,6 +329,57 @@ mod tests {
         set_forwarded(&mut map, peer, &ip_value(peer), trusted.contains(peer));
         assert_eq!(map["x-forwarded-for"], "203.0.113.9, 10.1.2.3");
         assert_eq!(map["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn only_the_methods_the_services_take_are_forwarded() {
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            assert!(check_method(&method.parse().unwrap()).is_ok(), "{method}");
+        }
+        for method in ["CONNECT", "TRACE", "PROPFIND", "BREW"] {
+            assert_eq!(
+                check_method(&method.parse().unwrap()),
+                Err(GatewayError::MethodNotAllowed),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn forwarded_for_hops_are_read_with_or_without_a_port() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(parse_hop("203.0.113.7"), Some(ip("203.0.113.7")));
+        assert_eq!(parse_hop("203.0.113.7:5123"), Some(ip("203.0.113.7")));
+        assert_eq!(parse_hop("2001:db8::1"), Some(ip("2001:db8::1")));
+        assert_eq!(parse_hop("[2001:db8::1]"), Some(ip("2001:db8::1")));
+        assert_eq!(parse_hop("[2001:db8::1]:443"), Some(ip("2001:db8::1")));
+        for bad in [
+            "unknown",
+            "203.0.113.7:port",
+            "[2001:db8::1",
+            "[2001:db8::1]x",
+            "1.2.3.4:99999",
+            "",
+        ] {
+            assert_eq!(parse_hop(bad), None, "{bad}");
+        }
+        // Behind a proxy that writes ports, the client is still told apart from it.
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
+        let map = headers(&[("x-forwarded-for", "198.51.100.4:40000, 10.0.0.9:8080")]);
+        assert_eq!(trusted.client_ip(ip("10.1.1.1"), &map), ip("198.51.100.4"));
+    }
+
+    #[test]
+    fn an_absolute_form_target_names_the_host_without_userinfo() {
+        let authority = |s: &str| s.parse::<Authority>().unwrap();
+        assert_eq!(
+            authority_host(&authority("user:pw@api.example:8443")).unwrap(),
+            "api.example:8443"
+        );
+        assert_eq!(
+            authority_host(&authority("api.example")).unwrap(),
+            "api.example"
+        );
     }
 
     #[test]

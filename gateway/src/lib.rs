@@ -15,6 +15,7 @@ mod driver;
 mod forwarding;
 mod h2c;
 mod limits;
+mod memo;
 mod metrics;
 pub mod proxy;
 pub mod respond;

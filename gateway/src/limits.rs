@@ -1,7 +1,7 @@
 //! Per-client rate limits: a token bucket (GCRA, via governor) per service, keyed by the API
-//! key and the client IP, so one noisy app or host cannot starve the others.
+//! key and the client's network, so one noisy app or host cannot starve the others.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
@@ -9,7 +9,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ClientKey {
-    ip: IpAddr,
+    /// An IPv4 address, or an IPv6 /64 ([`network_of`]).
+    network: IpAddr,
     /// Which configured API key (`KeySet::position`), so the table never holds a key, and
     /// requests without a valid key (the webhook) share one bucket per IP whatever they send.
     api_key: Option<usize>,
@@ -38,7 +39,10 @@ impl RateLimit {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        let key = ClientKey { ip, api_key };
+        let key = ClientKey {
+            network: network_of(ip),
+            api_key,
+        };
         limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
@@ -51,6 +55,21 @@ impl RateLimit {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+}
+
+/// What one client holds: an IPv4 address, or a whole IPv6 /64 (the least a site or a
+/// single host gets, so a host cannot take a new bucket per address it picks from it).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(prefix))
+            }
+        },
     }
 }
 
@@ -69,6 +88,21 @@ mod tests {
         assert!(limit.check(ip, Some(1)).is_ok());
         assert!(limit.check(ip, None).is_ok());
         assert!(limit.check("10.0.0.1".parse().unwrap(), Some(0)).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_host_has_one_bucket_for_its_whole_64() {
+        let limit = RateLimit::new(1, 1);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(limit.check(ip("2001:db8:1:2::1"), Some(0)).is_ok());
+        assert_eq!(limit.check(ip("2001:db8:1:2:ffff::9"), Some(0)), Err(1));
+        assert!(
+            limit.check(ip("2001:db8:1:3::1"), Some(0)).is_ok(),
+            "another /64"
+        );
+        // An IPv4 client seen on a dual-stack socket is the same client as over IPv4.
+        assert!(limit.check(ip("192.0.2.1"), Some(0)).is_ok());
+        assert_eq!(limit.check(ip("::ffff:192.0.2.1"), Some(0)), Err(1));
     }
 
     #[test]

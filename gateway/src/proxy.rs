@@ -22,11 +22,12 @@ use crate::config::GatewaySettings;
 use crate::cors::Cors;
 use crate::docs;
 use crate::forwarding::{
-    check_framing, ip_value, set_forwarded, strip_hop_by_hop, TrustedProxies, X_API_KEY, X_REAL_IP,
-    X_REQUEST_ID,
+    authority_host, check_framing, check_method, ip_value, set_forwarded, strip_hop_by_hop,
+    TrustedProxies, X_API_KEY, X_REAL_IP, X_REQUEST_ID,
 };
 use crate::h2c::{Http2Settings, SharedUpstreams};
 use crate::limits::RateLimit;
+use crate::memo::Memo;
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::respond::{json_response, GatewayError, ProxyBody};
 use crate::routes::{self, ServiceId, STRIPE_WEBHOOK_PATH};
@@ -34,6 +35,8 @@ use crate::upstream::{BodyProgress, Capped, ConnUpstreams, UpstreamBody, Upstrea
 
 /// How long `/ready` waits for each service's `/health`.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a readiness answer is reused: `/ready` needs no key.
+const READY_TTL: Duration = Duration::from_secs(1);
 
 struct Upstream {
     service: ServiceId,
@@ -109,7 +112,9 @@ pub struct Proxy {
     http2: Option<Http2Settings>,
     ids: RequestIds,
     metrics: Metrics,
-    document: CachedDocument,
+    /// The `/ready` body while every service answers; `None` while one does not.
+    readiness: Memo<Option<Bytes>>,
+    document: Memo<Bytes>,
 }
 
 impl Proxy {
@@ -166,7 +171,8 @@ impl Proxy {
             http2: settings.http2(),
             ids: RequestIds::default(),
             metrics: Metrics::default(),
-            document: CachedDocument::default(),
+            readiness: Memo::default(),
+            document: Memo::default(),
         })
     }
 
@@ -234,7 +240,9 @@ impl Proxy {
                     .preflight(request.headers(), request_id.to_str().unwrap_or("-"))),
             );
         }
-        if let Err(error) = check_framing(request.headers()) {
+        if let Err(error) =
+            check_method(request.method()).and_then(|()| check_framing(request.headers()))
+        {
             return (None, Err(error));
         }
         let Some(service) = routes::resolve(request.uri().path()) else {
@@ -291,6 +299,11 @@ impl Proxy {
         }
 
         let (mut parts, body) = request.into_parts();
+        // An absolute-form target names the host the client asked for; `Host` is ignored
+        // then (RFC 9112 §3.2.2), so `X-Forwarded-Host` says the target's.
+        if let Some(host) = parts.uri.authority().and_then(authority_host) {
+            parts.headers.insert(header::HOST, host);
+        }
         strip_hop_by_hop(&mut parts.headers);
         set_forwarded(
             &mut parts.headers,
@@ -401,6 +414,17 @@ impl Proxy {
 
     /// Ready when every service answers its `/health`.
     async fn ready(&self) -> Result<Response<ProxyBody>, GatewayError> {
+        let body = self
+            .readiness
+            .get(async { (self.probe_services().await, READY_TTL) })
+            .await;
+        match body {
+            Some(body) => Ok(json_ok(body)),
+            None => Err(GatewayError::Unready),
+        }
+    }
+
+    async fn probe_services(&self) -> Option<Bytes> {
         let probes = self.upstreams.iter().map(|upstream| async move {
             let request = upstream.get("/health");
             let up = matches!(
@@ -416,7 +440,7 @@ impl Proxy {
                 .map(|(name, _)| ((*name).to_owned(), "up".into()))
                 .collect();
             let body = serde_json::json!({ "status": "ready", "upstreams": upstreams });
-            return Ok(json_response(StatusCode::OK, body.to_string().into_bytes()));
+            return Some(Bytes::from(body.to_string()));
         }
         let down: Vec<&str> = results
             .iter()
@@ -424,7 +448,7 @@ impl Proxy {
             .map(|(name, _)| *name)
             .collect();
         tracing::warn!(?down, "not ready");
-        Err(GatewayError::Unready)
+        None
     }
 
     fn metrics_page(
@@ -448,12 +472,14 @@ impl Proxy {
         }
     }
 
-    /// The merged document of every service (cached briefly once complete, so the page
-    /// cannot be used to load the services).
+    /// The merged document of every service, fetched by one request at a time and reused
+    /// (briefly while a service is missing from it), so the page cannot be used to load the
+    /// services.
     async fn openapi(&self) -> Response<ProxyBody> {
-        if let Some(cached) = self.document.fresh() {
-            return document_response(cached);
-        }
+        json_ok(self.document.get(self.merge_documents()).await)
+    }
+
+    async fn merge_documents(&self) -> (Bytes, Duration) {
         let fetches = self.upstreams.iter().map(|upstream| async move {
             let request = upstream.get("/openapi.json");
             let document = async {
@@ -486,10 +512,12 @@ impl Proxy {
             tracing::warn!(?missing, "services did not serve their OpenAPI document");
         }
         let merged = Bytes::from(docs::merge(&found, &missing).to_string());
-        if missing.is_empty() {
-            self.document.store(merged.clone());
-        }
-        document_response(merged)
+        let lifetime = if missing.is_empty() {
+            DOCUMENT_TTL
+        } else {
+            PARTIAL_DOCUMENT_TTL
+        };
+        (merged, lifetime)
     }
 
     /// Drops rate-limit state of idle clients; called periodically.
@@ -502,27 +530,13 @@ impl Proxy {
 
 /// How long a fetched document is served before the services are asked again.
 const DOCUMENT_TTL: Duration = Duration::from_secs(30);
+/// The same for a document a service was missing from: it is asked again soon.
+const PARTIAL_DOCUMENT_TTL: Duration = Duration::from_secs(5);
 const DOCUMENT_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_DOCUMENT_BYTES: usize = 4 << 20;
 
-#[derive(Default)]
-struct CachedDocument(std::sync::Mutex<Option<(Instant, Bytes)>>);
-
-impl CachedDocument {
-    fn fresh(&self) -> Option<Bytes> {
-        let cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match &*cached {
-            Some((at, body)) if at.elapsed() < DOCUMENT_TTL => Some(body.clone()),
-            _ => None,
-        }
-    }
-
-    fn store(&self, body: Bytes) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), body));
-    }
-}
-
-fn document_response(body: Bytes) -> Response<ProxyBody> {
+/// A JSON body the gateway made.
+fn json_ok(body: Bytes) -> Response<ProxyBody> {
     let mut response = Response::new(Either::Right(Full::new(body)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use coglex_common::error::{error_body, ErrorCode};
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
@@ -18,6 +18,8 @@ pub enum GatewayError {
     InvalidApiKey,
     Forbidden(&'static str),
     BadFraming(&'static str),
+    /// A method the services never take (CONNECT, TRACE, extensions).
+    MethodNotAllowed,
     PayloadTooLarge(u64),
     /// The client's body was still arriving when the exchange ran out of time.
     RequestTimeout,
@@ -41,6 +43,10 @@ impl GatewayError {
             Self::InvalidApiKey => (ErrorCode::InvalidApiKey, "the API key is not valid".into()),
             Self::Forbidden(why) => (ErrorCode::Forbidden, why.into()),
             Self::BadFraming(why) => (ErrorCode::BadRequest, why.into()),
+            Self::MethodNotAllowed => (
+                ErrorCode::MethodNotAllowed,
+                "the services take GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS".into(),
+            ),
             Self::PayloadTooLarge(limit) => (
                 ErrorCode::PayloadTooLarge,
                 format!("the request body is larger than {limit} bytes"),
@@ -85,9 +91,17 @@ impl GatewayError {
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self == Self::MethodNotAllowed {
+            response.headers_mut().insert(ALLOW, FORWARDED_METHODS);
+        }
         response
     }
 }
+
+/// The methods the gateway forwards (an allow-list: CONNECT would turn the service connection
+/// into a tunnel, TRACE would echo the client's headers back).
+const FORWARDED_METHODS: HeaderValue =
+    HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 
 fn generic_message(code: ErrorCode) -> &'static str {
     match code {

@@ -224,7 +224,13 @@ pub async fn connect_tcp(
     authority: &Authority,
     timeout: Duration,
 ) -> Result<TcpStream, UpstreamError> {
-    let address = (authority.host(), authority.port_u16().unwrap_or(80));
+    // An IPv6 literal keeps its brackets in the authority; the resolver wants it without.
+    let host = authority.host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let address = (host, authority.port_u16().unwrap_or(80));
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(error)) => return Err(UpstreamError::Connect(error)),

@@ -9,7 +9,12 @@ use coglex_common::http2;
 
 /// A listener on a free loopback port, and its `http://127.0.0.1:<port>` address.
 pub fn free_listener() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener_on("127.0.0.1")
+}
+
+/// A listener on a free port of `ip` (`"[::1]"` for IPv6 loopback), and its URL.
+pub fn listener_on(ip: &str) -> (TcpListener, String) {
+    let listener = TcpListener::bind(format!("{ip}:0")).expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("bound"));
     (listener, address)
 }

@@ -28,9 +28,14 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// The server on `ip` (`"[::1]"` for IPv6 loopback).
+    pub async fn start_on(ip: &str) -> Self {
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
-        let (listener, address) = crate::serve::free_listener();
+        let (listener, address) = crate::serve::listener_on(ip);
         let handle = crate::serve::serve(listener, move |cfg| {
             cfg.app_data(web::Data::new(Arc::clone(&counter)))
                 .default_service(web::to(answer));

@@ -38,7 +38,8 @@ async fn smuggling_attempts_are_refused_and_never_reach_a_service() {
 async fn a_request_hidden_behind_content_length_and_chunked_is_never_forwarded() {
     // hyper reads such a message as chunked, drops Content-Length and closes the connection
     // after it (RFC 9112 §6.3), so the bytes after the chunked body are never parsed as a
-    // second request, by the gateway or by the service.
+    // second request, by the gateway or by the service: the service gets the POST alone,
+    // without the length it could have read differently.
     let (gateway, upstream) = gateway_with(&[]).await;
     let smuggled = format!(
         "GET /service/auth/v1/smuggled HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n\r\n"
@@ -48,8 +49,77 @@ async fn a_request_hidden_behind_content_length_and_chunked_is_never_forwarded()
     );
     let response = raw(&gateway, request).await;
     assert_eq!(response.matches("HTTP/1.1 ").count(), 1, "{response}");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let seen: serde_json::Value =
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default())
+            .unwrap_or_else(|_| panic!("the service's echo: {response}"));
+    assert_eq!(seen["path"], "/service/storage/v1/things");
+    assert_eq!(seen["body_length"], 0);
+    assert!(seen["headers"].get("content-length").is_none(), "{seen}");
     assert!(!response.contains("smuggled"), "{response}");
-    assert!(upstream.hits() <= 1);
+    assert_eq!(upstream.hits(), 1, "only the POST reached the service");
+}
+
+/// The status line and the JSON body of a raw response.
+fn status_and_body(response: &str) -> (&str, serde_json::Value) {
+    let status = response.lines().next().unwrap_or_default();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {response}"));
+    (status, body)
+}
+
+#[tokio::test]
+async fn methods_the_services_never_take_are_405_and_never_forwarded() {
+    let (gateway, upstream) = gateway_with(&[]).await;
+    for request in [
+        format!("CONNECT /service/storage/v1/x HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n\r\n"),
+        format!("TRACE /service/storage/v1/x HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nConnection: close\r\n\r\n"),
+        format!("PROPFIND /service/storage/v1/x HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nConnection: close\r\n\r\n"),
+    ] {
+        let response = raw(&gateway, request).await;
+        let (status, body) = status_and_body(&response);
+        assert_eq!(status, "HTTP/1.1 405 Method Not Allowed", "{response}");
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        assert!(body["request_id"].is_string(), "{body}");
+        assert!(
+            response.to_ascii_lowercase().contains("\r\nallow: get, head, post, put, patch, delete, options\r\n"),
+            "{response}"
+        );
+    }
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn two_host_headers_are_400_and_never_forwarded() {
+    let (gateway, upstream) = gateway_with(&[]).await;
+    let response = raw(
+        &gateway,
+        format!("GET /service/storage/v1/x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nX-API-Key: {API_KEY}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 400 Bad Request", "{response}");
+    assert_eq!(body["error"]["message"], "more than one Host header");
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_absolute_form_target_names_the_forwarded_host() {
+    let (gateway, _upstream) = gateway_with(&[]).await;
+    let response = raw(
+        &gateway,
+        format!("GET http://user:pw@api.example:8443/service/storage/v1/x?q=1 HTTP/1.1\r\nHost: other.example\r\nX-API-Key: {API_KEY}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let (status, seen) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{response}");
+    assert_eq!(seen["path"], "/service/storage/v1/x");
+    assert_eq!(seen["query"], "q=1");
+    assert_eq!(seen["headers"]["x-forwarded-host"], "api.example:8443");
+    assert_ne!(
+        seen["headers"]["host"], "other.example",
+        "the service's own Host"
+    );
 }
 
 #[tokio::test]

@@ -1,3 +1,7 @@
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -11,6 +15,22 @@ async fn a_declared_body_over_the_limit_is_413_before_it_is_read() {
         .unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(json(response).await["error"]["code"], "payload_too_large");
+    assert_eq!(upstream.hits(), 0);
+
+    // Declared but never sent: the answer cannot have waited for the body.
+    let mut stream = tokio::net::TcpStream::connect(gateway.host_port())
+        .await
+        .unwrap();
+    let head = format!("POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 1048576\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await;
+    let n = read.expect("answered without the body").unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 413"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..n])
+    );
     assert_eq!(upstream.hits(), 0);
 }
 

@@ -129,4 +129,50 @@ async fn the_gateway_answers_its_own_health_without_a_key() {
     assert_eq!(ready.status(), 200, "the test upstream answers /health");
     assert_eq!(json(ready).await["upstreams"]["storage"], "up");
     assert_eq!(upstream.hits(), 5, "one probe per service");
+
+    // `/ready` needs no key: a burst of it is answered from one round of probes.
+    let burst = (0..20).map(|_| gateway.http.get(gateway.url("/ready")).send());
+    for response in futures_util::future::join_all(burst).await {
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    assert_eq!(upstream.hits(), 5, "the services were not probed again");
+}
+
+#[tokio::test]
+async fn a_burst_of_document_requests_asks_each_service_once_even_with_one_down() {
+    let upstream = test_support::upstream::Upstream::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut settings = settings_for(&upstream.address);
+    settings.push(("AUTH_SVC_URL".into(), down));
+    let gateway = spawn_gateway(settings).await;
+
+    let burst = (0..20).map(|_| gateway.http.get(gateway.url("/openapi.json")).send());
+    for response in futures_util::future::join_all(burst).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 200);
+        let document = json(response).await;
+        assert_eq!(document["openapi"], "3.1.0", "{document}");
+    }
+    assert_eq!(upstream.hits(), 4, "one fetch per service that answers");
+}
+
+#[tokio::test]
+async fn a_service_at_an_ipv6_address_is_reached() {
+    let upstream = test_support::upstream::Upstream::start_on("[::1]").await;
+    assert!(
+        upstream.address.starts_with("http://[::1]:"),
+        "{}",
+        upstream.address
+    );
+    let gateway = spawn_gateway(settings_for(&upstream.address)).await;
+    let response = gateway
+        .get("/service/storage/v1/things")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["path"], "/service/storage/v1/things");
+    assert_eq!(upstream.hits(), 1);
 }

@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
 
@@ -106,22 +107,41 @@ async fn a_body_that_trickles_in_is_cut_at_the_request_limit() {
         ("UPSTREAM_REQUEST_MAX_MS", "800"),
     ])
     .await;
+    // Over a raw socket, so the answer is read while the body is still being sent.
+    let stream = tokio::net::TcpStream::connect(gateway.host_port())
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = stream.into_split();
     let started = Instant::now();
     // Every piece comes within the response timeout, for 4 s in all.
-    let sent = gateway
-        .post("/service/storage/v1/trickle")
-        .body(reqwest::Body::wrap_stream(pieces(
-            21,
-            Duration::from_millis(200),
-        )))
-        .send()
-        .await;
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
-    // The answer may come while the client is still sending, which reqwest may report as a
-    // broken request instead.
-    if let Ok(response) = sent {
-        assert_eq!(response.status(), 408);
-        assert_eq!(json(response).await["error"]["code"], "request_timeout");
+    let sender = tokio::spawn(async move {
+        let head = format!("POST /service/storage/v1/trickle HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n");
+        writer.write_all(head.as_bytes()).await?;
+        for _ in 0..20 {
+            writer.write_all(b"1\r\na\r\n").await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).contains("}") {
+        match tokio::time::timeout(Duration::from_secs(5), reader.read(&mut buffer)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
+            Ok(Err(error)) => panic!("{error}"),
+        }
     }
+    let elapsed = started.elapsed();
+    sender.abort();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(
+        response.contains(r#""code":"request_timeout""#),
+        "{response}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(800) && elapsed < Duration::from_millis(2500),
+        "{elapsed:?}"
+    );
 }
