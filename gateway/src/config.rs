@@ -30,6 +30,14 @@ pub struct GatewaySettings {
     /// Milliseconds a client has to send its request head; stops slowloris (`HEADER_READ_TIMEOUT_MS`).
     #[serde(default = "defaults::header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
+    /// Milliseconds a response may wait for a client that has stopped reading before its
+    /// connection is closed (`CLIENT_SEND_TIMEOUT_MS`, like nginx's `send_timeout`).
+    #[serde(default = "defaults::client_send_timeout_ms")]
+    pub client_send_timeout_ms: u64,
+    /// Client connections open at once, over all event loops (`MAX_CONNECTIONS`); further
+    /// ones wait in the listen backlog until one closes.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
     /// Milliseconds to connect to a service before answering 502 (`UPSTREAM_CONNECT_TIMEOUT_MS`).
     #[serde(default = "defaults::upstream_connect_timeout_ms")]
     pub upstream_connect_timeout_ms: u64,
@@ -138,6 +146,12 @@ mod defaults {
     pub fn header_read_timeout_ms() -> u64 {
         10_000
     }
+    pub fn client_send_timeout_ms() -> u64 {
+        60_000
+    }
+    pub fn max_connections() -> usize {
+        10_000
+    }
     pub fn upstream_connect_timeout_ms() -> u64 {
         2_000
     }
@@ -187,6 +201,11 @@ impl GatewaySettings {
             return Err(ConfigError(
                 "CORS_ALLOWED_ORIGINS may not contain `*` while CORS_ALLOW_CREDENTIALS is true"
                     .into(),
+            ));
+        }
+        if self.max_connections == 0 || self.client_send_timeout_ms == 0 {
+            return Err(ConfigError(
+                "MAX_CONNECTIONS and CLIENT_SEND_TIMEOUT_MS must be positive".into(),
             ));
         }
         if !(1..=64).contains(&self.upstream_http2_connections)

@@ -20,6 +20,7 @@ mod metrics;
 pub mod proxy;
 pub mod respond;
 pub mod routes;
+mod send_timeout;
 mod server;
 mod upstream;
 

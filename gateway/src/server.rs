@@ -1,6 +1,7 @@
 //! Accepting connections: one event loop per core, each with its own listener on the shared
 //! port; HTTP/1.1 per connection (no h2c, no upgrades), a header read timeout against
-//! slowloris, and graceful shutdown that stops accepting and drains open connections.
+//! slowloris, a send timeout against clients that stop reading, a cap on open connections,
+//! and graceful shutdown that stops accepting and drains open connections.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,10 +16,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Semaphore;
 
 use crate::config::GatewaySettings;
 use crate::driver;
 use crate::proxy::{ClientConn, Proxy};
+use crate::send_timeout::SendTimeout;
 use crate::upstream;
 
 /// The port the gateway listens on unless `SERVER_PORT` says otherwise.
@@ -37,6 +40,8 @@ pub struct Gateway {
     proxy: Arc<Proxy>,
     event_loops: usize,
     header_read_timeout: Duration,
+    send_timeout: Duration,
+    max_connections: usize,
     shutdown_timeout: Duration,
 }
 
@@ -68,6 +73,8 @@ impl Gateway {
             proxy: Arc::new(proxy),
             event_loops,
             header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
+            send_timeout: Duration::from_millis(settings.client_send_timeout_ms),
+            max_connections: settings.max_connections,
             shutdown_timeout: Duration::from_secs(server.shutdown_timeout_secs),
         })
     }
@@ -111,10 +118,13 @@ impl Gateway {
         // Dropped (so every loop stops) also when this future is dropped mid-way.
         let (stopping, stop_loops) = tokio::sync::watch::channel(());
         let (ended, mut loop_ended) = tokio::sync::mpsc::unbounded_channel();
+        let connections = Arc::new(Semaphore::new(self.max_connections));
         for (index, listener) in listeners.into_iter().enumerate() {
             let event_loop = EventLoop {
                 proxy: Arc::clone(&self.proxy),
                 header_read_timeout: self.header_read_timeout,
+                send_timeout: self.send_timeout,
+                connections: Arc::clone(&connections),
                 shutdown_timeout: self.shutdown_timeout,
             };
             let mut stop = stop_loops.clone();
@@ -192,6 +202,9 @@ fn bind(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 struct EventLoop {
     proxy: Arc<Proxy>,
     header_read_timeout: Duration,
+    send_timeout: Duration,
+    /// A permit per open client connection, shared by every loop.
+    connections: Arc<Semaphore>,
     shutdown_timeout: Duration,
 }
 
@@ -222,6 +235,16 @@ impl EventLoop {
                 },
                 () = &mut stop => break,
             };
+            // At the cap, this connection waits for another to close, and the ones after it
+            // wait in the backlog. Taken after the accept, so a loop with nothing to accept
+            // never holds a permit another loop's connection waits for.
+            let permit = tokio::select! {
+                permit = Arc::clone(&self.connections).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut stop => break,
+            };
             let _ = stream.set_nodelay(true);
             let proxy = Arc::clone(&self.proxy);
             let (upstreams, opened) = upstream::for_connection();
@@ -230,13 +253,14 @@ impl EventLoop {
                 let (proxy, client) = (Arc::clone(&proxy), Arc::clone(&client));
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &client).await) }
             });
-            let connection =
-                graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            let io = SendTimeout::new(TokioIo::new(stream), self.send_timeout);
+            let connection = graceful.watch(builder.serve_connection(io, service));
             // The connection and the service connections it opens share this one task.
             tokio::spawn(async move {
                 if let Err(error) = driver::run(opened, connection).await {
                     tracing::debug!(%error, "connection ended with an error");
                 }
+                drop(permit);
             });
         }
         drop(listener);

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod clients;
 mod connections;
 mod framing;
 mod limits;
