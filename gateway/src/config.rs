@@ -34,8 +34,8 @@ pub struct GatewaySettings {
     /// connection is closed (`CLIENT_SEND_TIMEOUT_MS`, like nginx's `send_timeout`).
     #[serde(default = "defaults::client_send_timeout_ms")]
     pub client_send_timeout_ms: u64,
-    /// Client connections open at once, over all event loops (`MAX_CONNECTIONS`); further
-    /// ones wait in the listen backlog until one closes.
+    /// Client connections served at once, over all event loops (`MAX_CONNECTIONS`); a
+    /// connection over it gets one answer (503, or the gateway's health) and is closed.
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
     /// Milliseconds to connect to a service before answering 502 (`UPSTREAM_CONNECT_TIMEOUT_MS`).
@@ -150,7 +150,7 @@ mod defaults {
         60_000
     }
     pub fn max_connections() -> usize {
-        10_000
+        4_096
     }
     pub fn upstream_connect_timeout_ms() -> u64 {
         2_000
@@ -203,9 +203,10 @@ impl GatewaySettings {
                     .into(),
             ));
         }
-        if self.max_connections == 0 || self.client_send_timeout_ms == 0 {
+        if !(1..=1_000_000).contains(&self.max_connections) || self.client_send_timeout_ms == 0 {
             return Err(ConfigError(
-                "MAX_CONNECTIONS and CLIENT_SEND_TIMEOUT_MS must be positive".into(),
+                "MAX_CONNECTIONS must be from 1 to 1000000 and CLIENT_SEND_TIMEOUT_MS positive"
+                    .into(),
             ));
         }
         if !(1..=64).contains(&self.upstream_http2_connections)

@@ -66,7 +66,6 @@ impl Cors {
         out.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
         out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS);
         out.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE);
-        out.insert(header::VARY, HeaderValue::from_static("origin"));
         if self.credentials {
             out.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,

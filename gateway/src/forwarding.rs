@@ -164,22 +164,24 @@ impl TrustedProxies {
 }
 
 /// An `X-Forwarded-For` hop: an address, which some proxies write with a port
-/// (`203.0.113.7:5123`, `[2001:db8::1]:443`) or in brackets.
+/// (`203.0.113.7:5123`, `[2001:db8::1]:443`) or in brackets. IPv4-mapped IPv6 is read as IPv4.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Some(bracketed) = hop.strip_prefix('[') {
+    let ip = if let Some(bracketed) = hop.strip_prefix('[') {
         let (v6, after) = bracketed.split_once(']')?;
         let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
-        return port_ok.then(|| v6.parse().ok()).flatten();
-    }
-    if let Ok(ip) = hop.parse() {
-        return Some(ip);
-    }
-    let (v4, port) = hop.split_once(':')?;
-    is_port(port).then(|| v4.parse().ok()).flatten()
+        IpAddr::V6(v6.parse().ok().filter(|_| port_ok)?)
+    } else if let Ok(ip) = hop.parse() {
+        ip
+    } else {
+        let (v4, port) = hop.split_once(':')?;
+        IpAddr::V4(v4.parse().ok().filter(|_| is_port(port))?)
+    };
+    Some(ip.to_canonical())
 }
 
+/// Digits only: `u16`'s parser would also take a sign.
 fn is_port(digits: &str) -> bool {
-    digits.parse::<u16>().is_ok()
+    digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u16>().is_ok()
 }
 
 /// The `host[:port]` of an absolute-form target, without any userinfo, as a `Host` value.
@@ -353,9 +355,12 @@ mod tests {
         assert_eq!(parse_hop("2001:db8::1"), Some(ip("2001:db8::1")));
         assert_eq!(parse_hop("[2001:db8::1]"), Some(ip("2001:db8::1")));
         assert_eq!(parse_hop("[2001:db8::1]:443"), Some(ip("2001:db8::1")));
+        assert_eq!(parse_hop("::ffff:198.51.100.4"), Some(ip("198.51.100.4")));
         for bad in [
             "unknown",
             "203.0.113.7:port",
+            "203.0.113.7:+80",
+            "[203.0.113.7]",
             "[2001:db8::1",
             "[2001:db8::1]x",
             "1.2.3.4:99999",

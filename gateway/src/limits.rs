@@ -1,7 +1,9 @@
 //! Per-client rate limits: a token bucket (GCRA, via governor) per service, keyed by the API
 //! key and the client's network, so one noisy app or host cannot starve the others.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
+
+use coglex_common::client::network_of;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
@@ -55,21 +57,6 @@ impl RateLimit {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-    }
-}
-
-/// What one client holds: an IPv4 address, or a whole IPv6 /64 (the least a site or a
-/// single host gets, so a host cannot take a new bucket per address it picks from it).
-fn network_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
     }
 }
 

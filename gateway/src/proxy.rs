@@ -29,7 +29,7 @@ use crate::h2c::{Http2Settings, SharedUpstreams};
 use crate::limits::RateLimit;
 use crate::memo::Memo;
 use crate::metrics::{Metrics, UpstreamErrorKind};
-use crate::respond::{json_response, GatewayError, ProxyBody};
+use crate::respond::{GatewayError, ProxyBody};
 use crate::routes::{self, ServiceId, STRIPE_WEBHOOK_PATH};
 use crate::upstream::{BodyProgress, Capped, ConnUpstreams, UpstreamBody, UpstreamError};
 
@@ -194,6 +194,31 @@ impl Proxy {
         let request_id = self.ids.accept_or_new(request.headers().get(X_REQUEST_ID));
         let origin = request.headers().get(header::ORIGIN).cloned();
         let (service, result) = self.dispatch(request, client, &request_id).await;
+        self.finish(service, result, origin, request_id, started)
+    }
+
+    /// Answers a request on a connection over `MAX_CONNECTIONS`: the gateway's own health, so
+    /// probes still find it alive, and 503 for anything else.
+    pub fn handle_over_capacity(&self, request: &Request<Incoming>) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let request_id = self.ids.accept_or_new(request.headers().get(X_REQUEST_ID));
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let result = match request.uri().path() {
+            "/health" => Ok(health_response()),
+            _ => Err(GatewayError::OverCapacity),
+        };
+        self.finish(None, result, origin, request_id, started)
+    }
+
+    /// What every answer gets: the error as JSON, CORS, the request id, and its metrics.
+    fn finish(
+        &self,
+        service: Option<ServiceId>,
+        result: Result<Response<ProxyBody>, GatewayError>,
+        origin: Option<HeaderValue>,
+        request_id: HeaderValue,
+        started: Instant,
+    ) -> Response<ProxyBody> {
         let mut response = result.unwrap_or_else(|error| {
             tracing::debug!(?error, "answered by the gateway");
             error.to_response(request_id.to_str().unwrap_or("-"))
@@ -212,15 +237,7 @@ impl Proxy {
         request_id: &HeaderValue,
     ) -> (Option<ServiceId>, Result<Response<ProxyBody>, GatewayError>) {
         match request.uri().path() {
-            "/health" => {
-                return (
-                    None,
-                    Ok(json_response(
-                        StatusCode::OK,
-                        br#"{"status":"ok","service":"gateway"}"#.to_vec(),
-                    )),
-                )
-            }
+            "/health" => return (None, Ok(health_response())),
             "/ready" => return (None, self.ready().await),
             "/metrics" => return (None, self.metrics_page(&request)),
             "/openapi.json" if request.method() == Method::GET => {
@@ -534,6 +551,12 @@ const DOCUMENT_TTL: Duration = Duration::from_secs(30);
 const PARTIAL_DOCUMENT_TTL: Duration = Duration::from_secs(5);
 const DOCUMENT_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_DOCUMENT_BYTES: usize = 4 << 20;
+
+fn health_response() -> Response<ProxyBody> {
+    json_ok(Bytes::from_static(
+        br#"{"status":"ok","service":"gateway"}"#,
+    ))
+}
 
 /// A JSON body the gateway made.
 fn json_ok(body: Bytes) -> Response<ProxyBody> {

@@ -30,6 +30,8 @@ pub enum GatewayError {
     UpstreamTimeout,
     UpstreamFailed,
     Unready,
+    /// The connection came while `MAX_CONNECTIONS` others were open.
+    OverCapacity,
 }
 
 impl GatewayError {
@@ -64,6 +66,10 @@ impl GatewayError {
             }
             Self::UpstreamTimeout => (ErrorCode::GatewayTimeout, String::new()),
             Self::Unready => (ErrorCode::ServiceUnavailable, String::new()),
+            Self::OverCapacity => (
+                ErrorCode::ServiceUnavailable,
+                "the gateway has too many open connections; retry later".into(),
+            ),
         }
     }
 
@@ -75,7 +81,8 @@ impl GatewayError {
     /// The response for this error; `request_id` goes in the body (the caller sets the header).
     pub fn to_response(self, request_id: &str) -> Response<ProxyBody> {
         let (code, message) = self.code_and_message();
-        let message = if code.is_server_error() {
+        // Server errors say nothing of their cause, except the gateway's own load.
+        let message = if code.is_server_error() && self != Self::OverCapacity {
             generic_message(code)
         } else {
             &message
@@ -84,6 +91,7 @@ impl GatewayError {
         let retry_after = match self {
             Self::RateLimited { retry_after_secs } => Some(retry_after_secs.max(1)),
             Self::Unready => Some(2),
+            Self::OverCapacity => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {

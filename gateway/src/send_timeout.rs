@@ -101,3 +101,99 @@ impl<T: Write + Unpin> Write for SendTimeout<T> {
         self.watch(cx, outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    /// A socket whose writes wait until `free_at`.
+    struct Congested {
+        free_at: Instant,
+    }
+
+    impl Read for Congested {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: ReadBufCursor<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl Write for Congested {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if Instant::now() >= self.free_at {
+                return Poll::Ready(Ok(buf.len()));
+            }
+            let (waker, at) = (cx.waker().clone(), self.free_at);
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                waker.wake();
+            });
+            Poll::Pending
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Makes the next write wait `wait`, then writes.
+    async fn write_after(io: &mut SendTimeout<Congested>, wait: Duration) -> io::Result<usize> {
+        io.io.free_at = Instant::now() + wait;
+        poll_fn(|cx| Pin::new(&mut *io).poll_write(cx, b"data")).await
+    }
+
+    #[tokio::test]
+    async fn waits_shorter_than_the_limit_never_add_up() {
+        let limit = Duration::from_millis(300);
+        let mut io = SendTimeout::new(
+            Congested {
+                free_at: Instant::now(),
+            },
+            limit,
+        );
+        let started = Instant::now();
+        for _ in 0..6 {
+            assert_eq!(
+                write_after(&mut io, Duration::from_millis(150))
+                    .await
+                    .unwrap(),
+                4
+            );
+        }
+        assert!(
+            started.elapsed() > 2 * limit,
+            "the waits together outlast the limit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_waiting_past_the_limit_fails() {
+        let limit = Duration::from_millis(200);
+        let mut io = SendTimeout::new(
+            Congested {
+                free_at: Instant::now(),
+            },
+            limit,
+        );
+        assert!(write_after(&mut io, Duration::ZERO).await.is_ok());
+        let started = Instant::now();
+        let error = write_after(&mut io, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= limit && started.elapsed() < Duration::from_secs(4));
+    }
+}

@@ -33,6 +33,10 @@ const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 /// Connections waiting to be accepted, per event loop.
 const ACCEPT_BACKLOG: u32 = 1024;
 
+/// Connections over `MAX_CONNECTIONS` an event loop answers at once (503, or its health for
+/// probes) before it leaves the next ones in the backlog.
+const OVER_CAPACITY_ANSWERS: usize = 64;
+
 /// A bound gateway, ready to serve.
 pub struct Gateway {
     /// The first event loop's listener; the others bind the same address (`SO_REUSEPORT`).
@@ -63,6 +67,7 @@ impl Gateway {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         };
+        raise_open_file_limit(settings.max_connections);
         if address.port() != 0 {
             // SO_REUSEPORT would let this gateway share a port another process holds, each
             // taking part of the connections: fail as a plain bind would instead.
@@ -185,6 +190,22 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Raises the soft limit on open files to the hard one, as most servers do (systemd starts
+/// services at 1024), and says so when even that is short of `MAX_CONNECTIONS`: each client
+/// connection holds its socket and usually one to a service.
+fn raise_open_file_limit(max_connections: usize) {
+    let needed = 2 * max_connections as u64 + 64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < needed => tracing::warn!(
+            limit,
+            needed,
+            "the open-file limit is short of MAX_CONNECTIONS: lower it or raise the limit"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not read or raise the open-file limit"),
+    }
+}
+
 /// A listening socket on `address` that other event loops may bind too.
 fn bind(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = match address {
@@ -219,6 +240,10 @@ impl EventLoop {
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
             .keep_alive(true);
+        // For connections over the cap: one answer, then the connection closes.
+        let mut closing = builder.clone();
+        closing.keep_alive(false);
+        let over_capacity = Arc::new(Semaphore::new(OVER_CAPACITY_ANSWERS));
         let graceful = GracefulShutdown::new();
         let shared = self.proxy.shared_upstreams();
         tokio::pin!(stop);
@@ -235,20 +260,45 @@ impl EventLoop {
                 },
                 () = &mut stop => break,
             };
-            // At the cap, this connection waits for another to close, and the ones after it
-            // wait in the backlog. Taken after the accept, so a loop with nothing to accept
-            // never holds a permit another loop's connection waits for.
-            let permit = tokio::select! {
-                permit = Arc::clone(&self.connections).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
+            // Taken after the accept, so a loop with nothing to accept never holds a permit
+            // another loop's connection waits for.
+            let permit = match Arc::clone(&self.connections).try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => match Arc::clone(&over_capacity).try_acquire_owned() {
+                    // At the cap: told so at once (probes get the gateway's health).
+                    Ok(answering) => {
+                        let proxy = Arc::clone(&self.proxy);
+                        let service = service_fn(move |request| {
+                            let response = proxy.handle_over_capacity(&request);
+                            async move { Ok::<_, std::convert::Infallible>(response) }
+                        });
+                        let io = SendTimeout::new(TokioIo::new(stream), self.send_timeout);
+                        let connection = graceful.watch(closing.serve_connection(io, service));
+                        tokio::spawn(async move {
+                            let _ = connection.await;
+                            drop(answering);
+                        });
+                        continue;
+                    }
+                    // Too many of those too: this one waits for a connection to close, and
+                    // the next ones in the backlog.
+                    Err(_) => tokio::select! {
+                        permit = Arc::clone(&self.connections).acquire_owned() => match permit {
+                            Ok(permit) => permit,
+                            Err(_) => break,
+                        },
+                        () = &mut stop => break,
+                    },
                 },
-                () = &mut stop => break,
             };
             let _ = stream.set_nodelay(true);
             let proxy = Arc::clone(&self.proxy);
             let (upstreams, opened) = upstream::for_connection();
-            let client = Arc::new(ClientConn::new(peer.ip(), upstreams, shared.clone()));
+            let client = Arc::new(ClientConn::new(
+                peer.ip().to_canonical(),
+                upstreams,
+                shared.clone(),
+            ));
             let service = service_fn(move |request| {
                 let (proxy, client) = (Arc::clone(&proxy), Arc::clone(&client));
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &client).await) }

@@ -1,6 +1,7 @@
 //! What every Coglex service shares, and nothing that belongs to one service.
 //!
 //! Always available (the gateway uses only these):
+//! - [`client`]: who a client is, for per-client limits (IPv6 by its /64).
 //! - [`config`]: settings from built-in defaults, an optional file, `.env` and the environment.
 //! - [`error`]: the one error vocabulary and JSON error shape of the whole API.
 //! - [`http2`]: flow-control windows of the gateway's HTTP/2 connections to the services.
@@ -20,6 +21,7 @@
 //! - `session`: whether a signed-in session is still live (sign-out works across services).
 //! - `web`: the actix-web glue every service mounts the same way.
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod http2;

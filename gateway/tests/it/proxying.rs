@@ -120,22 +120,15 @@ async fn the_gateway_answers_its_own_health_without_a_key() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(json(response).await["status"], "ok");
-    let ready = gateway
-        .http
-        .get(gateway.url("/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200, "the test upstream answers /health");
-    assert_eq!(json(ready).await["upstreams"]["storage"], "up");
-    assert_eq!(upstream.hits(), 5, "one probe per service");
 
     // `/ready` needs no key: a burst of it is answered from one round of probes.
     let burst = (0..20).map(|_| gateway.http.get(gateway.url("/ready")).send());
     for response in futures_util::future::join_all(burst).await {
-        assert_eq!(response.unwrap().status(), 200);
+        let ready = response.unwrap();
+        assert_eq!(ready.status(), 200, "the test upstream answers /health");
+        assert_eq!(json(ready).await["upstreams"]["storage"], "up");
     }
-    assert_eq!(upstream.hits(), 5, "the services were not probed again");
+    assert_eq!(upstream.hits(), 5, "one probe per service, for all of them");
 }
 
 #[tokio::test]
@@ -160,6 +153,10 @@ async fn a_burst_of_document_requests_asks_each_service_once_even_with_one_down(
 
 #[tokio::test]
 async fn a_service_at_an_ipv6_address_is_reached() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
     let upstream = test_support::upstream::Upstream::start_on("[::1]").await;
     assert!(
         upstream.address.starts_with("http://[::1]:"),

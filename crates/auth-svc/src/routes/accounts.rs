@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::password::{self, Verification};
 use coglex_common::web::ErrorBody;
-use coglex_common::web::{client_ip, Caller};
+use coglex_common::web::{client_network, Caller};
 use coglex_common::{query, ApiError};
 use mongodb::bson::Document;
 use serde_json::Value;
@@ -66,7 +66,7 @@ pub async fn sign_up(
         state
             .limits
             .hit(
-                &format!("signup:client:{}", client_ip(&req)),
+                &format!("signup:client:{}", client_network(&req)),
                 state.settings.signup_max_per_client,
             )
             .await?;
@@ -144,7 +144,7 @@ pub async fn sign_in(
     state
         .limits
         .hit(
-            &format!("signin:client:{}", client_ip(&req)),
+            &format!("signin:client:{}", client_network(&req)),
             settings.signin_max_per_client,
         )
         .await?;

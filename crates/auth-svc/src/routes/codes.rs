@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::token::Purpose;
-use coglex_common::web::{client_ip, current_request_id, ErrorBody, MaybeAuthUser};
+use coglex_common::web::{client_network, current_request_id, ErrorBody, MaybeAuthUser};
 use coglex_common::{ApiError, ErrorCode};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -64,7 +64,7 @@ pub async fn send_code(
     state
         .limits
         .hit(
-            &format!("passgen:client:{}", client_ip(&req)),
+            &format!("passgen:client:{}", client_network(&req)),
             settings.passgen_max_per_client,
         )
         .await?;

@@ -241,6 +241,27 @@ async fn sign_ups_are_limited_per_client_address() {
 }
 
 #[tokio::test]
+async fn an_ipv6_client_is_limited_by_its_64_not_by_each_address() {
+    let app = spawn_with(&[("SIGNUP_MAX_PER_CLIENT", "2")]).await;
+    let from = |key: &str, address: &str| {
+        app.http
+            .post(app.url(&format!("{BASE}/signup")))
+            .header("X-API-Key", test_support::API_KEY)
+            .header("X-Real-IP", address)
+            .json(&json!({"_key": key, "_password": PASSWORD}))
+            .send()
+    };
+    let first = from("a@example.com", "2001:db8:5:6::1").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let second = from("b@example.com", "2001:db8:5:6::2").await.unwrap();
+    assert_eq!(second.status(), 201);
+    let third = from("c@example.com", "2001:db8:5:6:ffff::3").await.unwrap();
+    assert_eq!(third.status(), 429, "a new address in the same /64");
+    let elsewhere = from("d@example.com", "2001:db8:5:7::1").await.unwrap();
+    assert_eq!(elsewhere.status(), 201, "another /64 is another client");
+}
+
+#[tokio::test]
 async fn the_service_role_is_not_limited_in_sign_ups() {
     let app = spawn_with(&[("SIGNUP_MAX_PER_CLIENT", "1")]).await;
     for key in ["a@example.com", "b@example.com", "c@example.com"] {

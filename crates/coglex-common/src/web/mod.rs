@@ -44,6 +44,11 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The client for per-client limits: [`client_ip`] as a [`crate::client::network_of`].
+pub fn client_network(req: &actix_web::HttpRequest) -> std::net::IpAddr {
+    crate::client::network_of(client_ip(req))
+}
+
 /// The client's address: `X-Real-IP` as the gateway set it (it overwrites any client value),
 /// else the connection's peer. Services are reachable only through the gateway (the network
 /// policies in `k8s/` enforce it), so the header can be believed.
