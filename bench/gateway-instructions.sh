@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # User-space instructions per proxied request, our gateway beside nginx, counted by valgrind's
 # callgrind. Unlike req/s on a shared 2-core VM (where back-to-back runs differ by 20 %), the
-# count is the same from run to run, so it shows what a code change saves.
+# count moves by only a few percent from run to run, so it shows what a larger change saves.
 #
 # Each proxy runs under callgrind twice, for N1 and N2 requests to the same backend
 # (auth-svc's health route); (I(N2) - I(N1)) / (N2 - N1) leaves out start-up and shutdown.
