@@ -81,8 +81,8 @@ impl GatewayError {
     /// The response for this error; `request_id` goes in the body (the caller sets the header).
     pub fn to_response(self, request_id: &str) -> Response<ProxyBody> {
         let (code, message) = self.code_and_message();
-        // Server errors say nothing of their cause, except the gateway's own load.
-        let message = if code.is_server_error() && self != Self::OverCapacity {
+        // A server error without a message of its own says nothing of its cause.
+        let message = if message.is_empty() {
             generic_message(code)
         } else {
             &message

@@ -149,6 +149,12 @@ mod tests {
         }
     }
 
+    /// A socket free for now, watched with `limit`.
+    fn congested(limit: Duration) -> SendTimeout<Congested> {
+        let free_at = Instant::now();
+        SendTimeout::new(Congested { free_at }, limit)
+    }
+
     /// Makes the next write wait `wait`, then writes.
     async fn write_after(io: &mut SendTimeout<Congested>, wait: Duration) -> io::Result<usize> {
         io.io.free_at = Instant::now() + wait;
@@ -158,12 +164,7 @@ mod tests {
     #[tokio::test]
     async fn waits_shorter_than_the_limit_never_add_up() {
         let limit = Duration::from_millis(300);
-        let mut io = SendTimeout::new(
-            Congested {
-                free_at: Instant::now(),
-            },
-            limit,
-        );
+        let mut io = congested(limit);
         let started = Instant::now();
         for _ in 0..6 {
             assert_eq!(
@@ -182,12 +183,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_waiting_past_the_limit_fails() {
         let limit = Duration::from_millis(200);
-        let mut io = SendTimeout::new(
-            Congested {
-                free_at: Instant::now(),
-            },
-            limit,
-        );
+        let mut io = congested(limit);
         assert!(write_after(&mut io, Duration::ZERO).await.is_ok());
         let started = Instant::now();
         let error = write_after(&mut io, Duration::from_secs(5))

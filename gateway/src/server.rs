@@ -15,8 +15,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::GatewaySettings;
 use crate::driver;
@@ -230,6 +230,28 @@ struct EventLoop {
 }
 
 impl EventLoop {
+    /// A connection over the cap: told so at once, then closed (probes get the gateway's
+    /// health). `answering` is held until then.
+    fn answer_over_capacity(
+        &self,
+        stream: TcpStream,
+        closing: &http1::Builder,
+        graceful: &GracefulShutdown,
+        answering: OwnedSemaphorePermit,
+    ) {
+        let proxy = Arc::clone(&self.proxy);
+        let service = service_fn(move |request| {
+            let response = proxy.handle_over_capacity(&request);
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        });
+        let io = SendTimeout::new(TokioIo::new(stream), self.send_timeout);
+        let connection = graceful.watch(closing.serve_connection(io, service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(answering);
+        });
+    }
+
     async fn run(self, listener: std::net::TcpListener, stop: impl Future<Output = ()>) {
         let listener = match TcpListener::from_std(listener) {
             Ok(listener) => listener,
@@ -265,19 +287,8 @@ impl EventLoop {
             let permit = match Arc::clone(&self.connections).try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => match Arc::clone(&over_capacity).try_acquire_owned() {
-                    // At the cap: told so at once (probes get the gateway's health).
                     Ok(answering) => {
-                        let proxy = Arc::clone(&self.proxy);
-                        let service = service_fn(move |request| {
-                            let response = proxy.handle_over_capacity(&request);
-                            async move { Ok::<_, std::convert::Infallible>(response) }
-                        });
-                        let io = SendTimeout::new(TokioIo::new(stream), self.send_timeout);
-                        let connection = graceful.watch(closing.serve_connection(io, service));
-                        tokio::spawn(async move {
-                            let _ = connection.await;
-                            drop(answering);
-                        });
+                        self.answer_over_capacity(stream, &closing, &graceful, answering);
                         continue;
                     }
                     // Too many of those too: this one waits for a connection to close, and

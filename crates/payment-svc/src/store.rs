@@ -256,12 +256,12 @@ impl PaymentStore {
         mut set: Document,
         insert: Document,
     ) -> Result<(), ApiError> {
-        let created: Bson = order.into();
-        set.insert(guard, created.clone());
+        let order: Bson = order.into();
+        set.insert(guard, order.clone());
         set.insert("updated_at", DateTime::now());
         let fresher = doc! {
             "_id": id,
-            "$or": [ { guard: { "$exists": false } }, { guard: { "$lte": created.clone() } } ],
+            "$or": [ { guard: { "$exists": false } }, { guard: { "$lte": order.clone() } } ],
         };
         let upserted = self
             .payments
