@@ -158,6 +158,10 @@ impl Application {
         // requests over a few HTTP/2 connections per service.
         .h2_initial_window_size(http2::STREAM_WINDOW)
         .h2_initial_connection_window_size(http2::CONNECTION_WINDOW)
+        // actix leaves Nagle on by default: a response written in several pieces (download
+        // chunks, streamed lists, SSE events) would hold its last small segment until the
+        // gateway's delayed ACK, up to 40 ms per response. Must precede `listen_*`.
+        .tcp_nodelay(true)
         .listen_auto_h2c(listener)?
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.server_workers > 0 {

@@ -8,3 +8,4 @@ mod database_outage;
 mod errors;
 mod health;
 mod openapi;
+mod tcp;
