@@ -2,6 +2,7 @@
 # Gateway overhead, side by side in one run, on the same backend route measured
 #   1. directly,
 #   2. through our gateway (API key check, rate limiter on, metrics, forwarded headers),
+#      with its default HTTP/1.1 to the service and, as gateway-h2, with UPSTREAM_HTTP2=true,
 #   3. through nginx as a keep-alive reverse proxy (the reference peer the issue names),
 #   4. through nginx doing the gateway's duties too (API key check, per-client rate limit,
 #      request id, X-Forwarded-*/X-Real-IP): what the same work costs nginx.
@@ -11,7 +12,7 @@
 #   storage a document read by id with a user's session token (storage-svc on SecantusDB):
 #           token check, ownership policy, one database read. A typical API call.
 # wrk drives each target for DURATION seconds at CONNECTIONS connections; rounds alternate the
-# targets so drift on a shared machine hits all four alike. Prints req/s, p50, p99, the
+# targets so drift on a shared machine hits all five alike. Prints req/s, p50, p99, the
 # ratios to direct and to nginx, and the CPU time each request costs: the proxy's own (user and
 # kernel, from /proc/<pid>/stat) and the whole machine's (/proc/stat), from which follows the
 # most CPU a proxy may add per request here and still keep 0.75 of direct.
@@ -25,7 +26,7 @@ DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
 ROUNDS="${ROUNDS:-2}"
 BACKEND_PORT=18181 GATEWAY_PORT=18180 NGINX_PORT=18182 NGINX_GW_PORT=18183
-AUTH_PORT=18184 DB_PORT=18185
+AUTH_PORT=18184 DB_PORT=18185 GATEWAY_H2_PORT=18186
 KEY="bench-api-key-0000000000000000000000000000000"
 
 need wrk wrk
@@ -65,18 +66,24 @@ else
   start_service storage-svc $BACKEND_PORT "$work/storage.log"
   pids+=("$service_pid")
 fi
-SERVER_PORT=$GATEWAY_PORT AUTH_SVC_URL="http://127.0.0.1:$AUTH_PORT" \
-  STORAGE_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 \
-  target/release/gateway >"$work/gateway.log" 2>&1 &
-pids+=($!)
-gateway_pid=$!
+# start_gateway <port> <UPSTREAM_HTTP2> <log>: sets gateway_pid.
+start_gateway() {
+  SERVER_PORT=$1 UPSTREAM_HTTP2=$2 AUTH_SVC_URL="http://127.0.0.1:$AUTH_PORT" \
+    STORAGE_SVC_URL="http://127.0.0.1:$BACKEND_PORT" RATE_LIMIT_RPS=1000000 \
+    RATE_LIMIT_BURST=1000000 target/release/gateway >"$3" 2>&1 &
+  gateway_pid=$!
+  pids+=("$gateway_pid")
+}
+start_gateway $GATEWAY_H2_PORT true "$work/gateway-h2.log"
+gateway_h2_pid=$gateway_pid
+start_gateway $GATEWAY_PORT false "$work/gateway.log"
 
 nginx_conf "$work/nginx.conf" "worker_processes auto;" "$(nginx_gw_http)
 $(nginx_server $NGINX_PORT / "")
 $(nginx_server $NGINX_GW_PORT /service/$SERVICE/v1/ "$(nginx_gw_location)")"
 nginx -c "$work/nginx.conf" -p "$work"
 
-for port in $BACKEND_PORT $GATEWAY_PORT $NGINX_PORT $NGINX_GW_PORT; do
+for port in $BACKEND_PORT $GATEWAY_PORT $GATEWAY_H2_PORT $NGINX_PORT $NGINX_GW_PORT; do
   wait_healthy "$port" $SERVICE
 done
 
@@ -141,6 +148,7 @@ for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: ${DURATION}s at $CONNECTIONS connections each"
   run direct "$BACKEND_PORT"
   run gateway "$GATEWAY_PORT" "$gateway_pid"
+  run gateway-h2 "$GATEWAY_H2_PORT" "$gateway_h2_pid"
   # shellcheck disable=SC2046 # one pid per word
   run nginx "$NGINX_PORT" $(nginx_pids)
   # shellcheck disable=SC2046
@@ -150,19 +158,26 @@ done
 echo
 echo "Averages over $ROUNDS rounds, BACKEND=$BACKEND ($(nproc) cores, $CONNECTIONS connections, wrk -t2):"
 awk '
-  { rps[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; user[$1]+=$5; sys[$1]+=$6; all[$1]+=$7; busy[$1]+=$8; n[$1]++ }
+  { rps[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; user[$1]+=$5; sys[$1]+=$6; all[$1]+=$7; busy[$1]+=$8
+    round[$1, ++n[$1]] = $2 }
   END {
     printf "| target | req/s | p50 ms | p99 ms | throughput vs direct | proxy CPU us/request (user + kernel) | machine CPU us/request | machine busy |\n|---|---|---|---|---|---|---|---|\n"
-    split("direct gateway nginx nginx-gw", order, " ")
-    for (i = 1; i <= 4; i++) { t = order[i]
+    k = split("direct gateway gateway-h2 nginx nginx-gw", order, " ")
+    for (i = 1; i <= k; i++) { t = order[i]
       proxy = t == "direct" ? "-" : sprintf("%.1f (%.1f + %.1f)", (user[t]+sys[t])/n[t], user[t]/n[t], sys[t]/n[t])
       printf "| %s | %.0f | %.2f | %.2f | %.2f | %s | %.1f | %.2f |\n", t, rps[t]/n[t], p50[t]/n[t], p99[t]/n[t], rps[t]/rps["direct"], proxy, all[t]/n[t], busy[t]/n[t] }
-    printf "\ngateway/nginx throughput: %.2f; gateway/nginx p99: %.2f\n", rps["gateway"]/rps["nginx"], (p99["gateway"]/n["gateway"])/(p99["nginx"]/n["nginx"])
-    printf "gateway/nginx-gw throughput: %.2f; gateway/nginx-gw p99: %.2f\n", rps["gateway"]/rps["nginx-gw"], (p99["gateway"]/n["gateway"])/(p99["nginx-gw"]/n["nginx-gw"])
+    print ""
+    for (g = 2; g <= 3; g++) for (p = 4; p <= 5; p++) { ours = order[g]; peer = order[p]
+      # The per-round ratios show how far the machine drifts between rounds.
+      low = 1e9; high = 0; above = 0
+      for (r = 1; r <= n[ours]; r++) { x = round[ours, r] / round[peer, r]
+        if (x < low) low = x; if (x > high) high = x; if (x > 1) above++ }
+      printf "%s/%s throughput: %.2f (per round %.2f-%.2f, above 1 in %d of %d); p99: %.2f\n", ours, peer,
+        rps[ours]/rps[peer], low, high, above, n[ours], (p99[ours]/n[ours])/(p99[peer]/n[peer]) }
     # With the machine busy, throughput is cores / CPU per request: keeping 0.75 of direct
     # leaves a proxy (1/0.75 - 1) of what a direct request costs the whole machine.
     direct = all["direct"]/n["direct"]
     printf "CPU a proxy may add per request to keep 0.75 of direct: %.1f us (a direct request costs the machine %.1f us);\n", direct/3, direct
-    for (i = 2; i <= 4; i++) { t = order[i]
+    for (i = 2; i <= k; i++) { t = order[i]
       printf "  %s adds %.1f us (its own %.1f us, of which kernel %.1f us)\n", t, all[t]/n[t] - direct, (user[t]+sys[t])/n[t], sys[t]/n[t] }
   }' "$work/results"
