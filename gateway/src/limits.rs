@@ -13,8 +13,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 struct ClientKey {
     /// An IPv4 address, or an IPv6 /64 ([`network_of`]).
     network: IpAddr,
-    /// Which configured API key (`KeySet::position`), so the table never holds a key, and
-    /// requests without a valid key (the webhook) share one bucket per IP whatever they send.
+    /// Which configured API key (`KeySet::position`), so the table never holds a key; `None`
+    /// for the keyless webhook, whose requests share one bucket per IP whatever key they send.
     api_key: Option<usize>,
 }
 
