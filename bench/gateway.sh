@@ -142,8 +142,10 @@ run() { # name port [proxy pid...] -> appends "name rps p50 p99 user_us sys_us m
     "$name" "$rps" "$p50" "$p99" "$cpu" >&2
 }
 
-wrk -t2 -c"$CONNECTIONS" -d2s "${WRK_ARGS[@]}" -H "X-API-Key: $KEY" \
-  "http://127.0.0.1:$GATEWAY_PORT$TARGET_PATH" >/dev/null
+for port in $GATEWAY_PORT $GATEWAY_H2_PORT; do
+  wrk -t2 -c"$CONNECTIONS" -d2s "${WRK_ARGS[@]}" -H "X-API-Key: $KEY" \
+    "http://127.0.0.1:$port$TARGET_PATH" >/dev/null
+done
 for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: ${DURATION}s at $CONNECTIONS connections each"
   run direct "$BACKEND_PORT"
