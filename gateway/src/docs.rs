@@ -15,10 +15,33 @@ const VIEWER_SCRIPT_INTEGRITY: &str =
 const VIEWER_STYLE_INTEGRITY: &str =
     "sha384-3nuX7df3EaAoiqLBeyS1Ola0Gpg9ryJKVtarubwfnA1cOH8AWHUdbPSIvEqPZ9VH";
 
-/// Merges the services' documents into one. Paths never collide (each service owns its
-/// `/service/<name>/v1` prefix); a schema name two services define differently is renamed
-/// `<Service><Name>` in the second, with its references rewritten.
-pub fn merge(documents: &[(ServiceId, Value)], missing: &[ServiceId]) -> Value {
+/// The documents to merge: each service's fresh one, or else the last one it served (`last`,
+/// by service), so the page neither shrinks while a service restarts nor tells callers without
+/// a key which service is down. Also whether some service has served none yet.
+pub fn with_last_served(
+    fetched: Vec<(ServiceId, Option<Value>)>,
+    last: &mut [Option<Value>],
+) -> (Vec<(ServiceId, Value)>, bool) {
+    let mut documents = Vec::new();
+    let mut incomplete = false;
+    for (service, fresh) in fetched {
+        let slot = &mut last[service.index()];
+        if fresh.is_some() {
+            *slot = fresh;
+        }
+        match slot {
+            Some(document) => documents.push((service, document.clone())),
+            None => incomplete = true,
+        }
+    }
+    (documents, incomplete)
+}
+
+/// Merges the services' documents into one; `incomplete` when some service has none yet.
+/// Paths never collide (each service owns its `/service/<name>/v1` prefix); a schema name two
+/// services define differently is renamed `<Service><Name>` in the second, with its references
+/// rewritten.
+pub fn merge(documents: &[(ServiceId, Value)], incomplete: bool) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     let mut schemes = Map::new();
@@ -62,12 +85,9 @@ pub fn merge(documents: &[(ServiceId, Value)], missing: &[ServiceId]) -> Value {
          webhook, which is signed). Routes with the `bearer` requirement also need a session \
          token from `POST /service/auth/v1/signin`.",
     );
-    if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().map(|s| s.name()).collect();
-        description.push_str(&format!(
-            "\n\nNot listed, because they did not answer: {}.",
-            names.join(", ")
-        ));
+    if incomplete {
+        description
+            .push_str("\n\nSome services have not answered yet: their routes are not listed.");
     }
     json!({
         "openapi": "3.1.0",
@@ -186,7 +206,7 @@ mod tests {
                     ),
                 ),
             ],
-            &[],
+            false,
         );
         assert_eq!(merged["paths"].as_object().unwrap().len(), 2);
         assert_eq!(
@@ -215,7 +235,7 @@ mod tests {
                     ),
                 ),
             ],
-            &[ServiceId::Payment],
+            true,
         );
         let schemas = &merged["components"]["schemas"];
         assert_eq!(schemas["Item"]["type"], "string");
@@ -229,6 +249,42 @@ mod tests {
         assert!(merged["info"]["description"]
             .as_str()
             .unwrap()
-            .contains("payment"));
+            .contains("not answered yet"));
+    }
+
+    #[test]
+    fn a_service_that_does_not_answer_keeps_the_document_it_served_last() {
+        let mut last: [Option<Value>; ServiceId::ALL.len()] = Default::default();
+        let auth = || doc("/service/auth/v1/a", json!({}));
+        let storage = || doc("/service/storage/v1/b", json!({}));
+        let (documents, incomplete) = with_last_served(
+            vec![(ServiceId::Auth, Some(auth())), (ServiceId::Storage, None)],
+            &mut last,
+        );
+        assert_eq!(documents, [(ServiceId::Auth, auth())]);
+        assert!(incomplete, "storage has served nothing yet");
+
+        let both = vec![
+            (ServiceId::Auth, Some(auth())),
+            (ServiceId::Storage, Some(storage())),
+        ];
+        assert!(!with_last_served(both, &mut last).1);
+        // Auth is down now: its last document stands in, and nothing tells it is missing.
+        let (documents, incomplete) = with_last_served(
+            vec![
+                (ServiceId::Auth, None),
+                (ServiceId::Storage, Some(storage())),
+            ],
+            &mut last,
+        );
+        assert_eq!(
+            documents,
+            [(ServiceId::Auth, auth()), (ServiceId::Storage, storage())]
+        );
+        assert!(!incomplete);
+        let merged = merge(&documents, incomplete);
+        assert!(merged["paths"]["/service/auth/v1/a"].is_object());
+        let description = merged["info"]["description"].as_str().unwrap();
+        assert!(!description.contains("not answered"), "{description}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -115,6 +115,8 @@ pub struct Proxy {
     /// The `/ready` body while every service answers; `None` while one does not.
     readiness: Memo<Option<Bytes>>,
     document: Memo<Bytes>,
+    /// Each service's OpenAPI document as it last served it.
+    last_documents: Mutex<[Option<serde_json::Value>; ServiceId::ALL.len()]>,
 }
 
 impl Proxy {
@@ -173,6 +175,7 @@ impl Proxy {
             metrics: Metrics::default(),
             readiness: Memo::default(),
             document: Memo::default(),
+            last_documents: Mutex::default(),
         })
     }
 
@@ -521,18 +524,23 @@ impl Proxy {
                 .flatten();
             (upstream.service, document)
         });
-        let mut found = Vec::new();
-        let mut missing = Vec::new();
-        for (service, document) in futures_util::future::join_all(fetches).await {
-            match document {
-                Some(document) => found.push((service, document)),
-                None => missing.push(service),
-            }
-        }
+        let fetched = futures_util::future::join_all(fetches).await;
+        let missing: Vec<&str> = fetched
+            .iter()
+            .filter(|(_, document)| document.is_none())
+            .map(|(service, _)| service.name())
+            .collect();
         if !missing.is_empty() {
             tracing::warn!(?missing, "services did not serve their OpenAPI document");
         }
-        let merged = Bytes::from(docs::merge(&found, &missing).to_string());
+        let (documents, incomplete) = {
+            let mut last = self
+                .last_documents
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            docs::with_last_served(fetched, &mut *last)
+        };
+        let merged = Bytes::from(docs::merge(&documents, incomplete).to_string());
         let lifetime = if missing.is_empty() {
             DOCUMENT_TTL
         } else {

@@ -147,6 +147,12 @@ async fn a_burst_of_document_requests_asks_each_service_once_even_with_one_down(
         assert_eq!(response.status(), 200);
         let document = json(response).await;
         assert_eq!(document["openapi"], "3.1.0", "{document}");
+        // It says routes are missing, not whose: the page needs no key.
+        let description = document["info"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("have not answered yet"),
+            "{description}"
+        );
     }
     assert_eq!(upstream.hits(), 4, "one fetch per service that answers");
 }
