@@ -41,13 +41,12 @@ pub fn with_last_served(
 /// Paths never collide (each service owns its `/service/<name>/v1` prefix); a schema name two
 /// services define differently is renamed `<Service><Name>` in the second, with its references
 /// rewritten.
-pub fn merge(documents: &[(ServiceId, Value)], incomplete: bool) -> Value {
+pub fn merge(documents: Vec<(ServiceId, Value)>, incomplete: bool) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     let mut schemes = Map::new();
     let mut tags = Vec::new();
-    for (service, document) in documents {
-        let mut document = document.clone();
+    for (service, mut document) in documents {
         let own = document["components"]["schemas"]
             .as_object()
             .cloned()
@@ -190,7 +189,7 @@ mod tests {
     fn paths_and_shared_schemas_are_merged_once() {
         let error = json!({"type": "object"});
         let merged = merge(
-            &[
+            vec![
                 (
                     ServiceId::Auth,
                     doc(
@@ -222,7 +221,7 @@ mod tests {
     #[test]
     fn a_conflicting_schema_name_is_renamed_with_its_references() {
         let merged = merge(
-            &[
+            vec![
                 (
                     ServiceId::Auth,
                     doc("/service/auth/v1/a", json!({"Item": {"type": "string"}})),
@@ -282,7 +281,7 @@ mod tests {
             [(ServiceId::Auth, auth()), (ServiceId::Storage, storage())]
         );
         assert!(!incomplete);
-        let merged = merge(&documents, incomplete);
+        let merged = merge(documents, incomplete);
         assert!(merged["paths"]["/service/auth/v1/a"].is_object());
         let description = merged["info"]["description"].as_str().unwrap();
         assert!(!description.contains("not answered"), "{description}");

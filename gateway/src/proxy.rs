@@ -540,7 +540,7 @@ impl Proxy {
                 .unwrap_or_else(|e| e.into_inner());
             docs::with_last_served(fetched, &mut *last)
         };
-        let merged = Bytes::from(docs::merge(&documents, incomplete).to_string());
+        let merged = Bytes::from(docs::merge(documents, incomplete).to_string());
         let lifetime = if missing.is_empty() {
             DOCUMENT_TTL
         } else {
