@@ -1,7 +1,7 @@
 //! The `multipart/form-data` request body (RFC 7578) read field by field and chunk by chunk,
 //! with its errors in the API's shape.
 //!
-//! actix-multipart 0.7 can wait forever on a body that ends in the middle of a boundary (its
+//! actix-multipart (0.7 at least) can wait forever on a body that ends in the middle of a boundary (its
 //! parser answers "pending" after the end of the body, and nothing wakes it again). So the body
 //! is watched: a parser still waiting once the body has ended is reading a truncated form.
 
@@ -82,12 +82,16 @@ impl Stream for Watched {
 
 fn multipart_error(err: MultipartError) -> ApiError {
     match err {
-        MultipartError::ContentTypeMissing
-        | MultipartError::ContentTypeParse
-        | MultipartError::ContentTypeIncompatible => ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "the body must be multipart/form-data",
-        ),
+        MultipartError::ContentTypeMissing | MultipartError::ContentTypeIncompatible => {
+            ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "the body must be multipart/form-data",
+            )
+        }
+        // The route saw `multipart/form-data` already: what does not parse is its boundary.
+        MultipartError::ContentTypeParse | MultipartError::BoundaryMissing => {
+            ApiError::bad_request("the multipart boundary is missing or not valid")
+        }
         MultipartError::Payload(e) => {
             ApiError::bad_request("the upload was cut short").with_source(anyhow::anyhow!("{e}"))
         }

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use mongodb::bson::oid::ObjectId;
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use coglex_common::ApiError;
 
@@ -65,7 +65,7 @@ impl BlobStore for LocalDir {
             .await
             .map_err(|e| io_error("creating an upload file", e))?;
         Ok(Box::new(LocalWriter {
-            file: Some(file),
+            file: Some(BufWriter::with_capacity(WRITE_BUFFER_BYTES, file)),
             partial,
             done,
         }))
@@ -145,9 +145,13 @@ impl BlobStore for LocalDir {
     }
 }
 
+/// Uploads are written in pieces of this size: a form can arrive in many tiny chunks, and each
+/// write to a `tokio::fs::File` is a trip to the blocking pool.
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
 struct LocalWriter {
     /// `None` once committed or aborted.
-    file: Option<File>,
+    file: Option<BufWriter<File>>,
     partial: PathBuf,
     done: PathBuf,
 }
@@ -170,7 +174,7 @@ impl BlobWriter for LocalWriter {
         };
         let finished = async {
             file.flush().await?;
-            file.sync_all().await?;
+            file.get_ref().sync_all().await?;
             drop(file);
             tokio::fs::rename(&self.partial, &self.done).await
         }

@@ -1,5 +1,8 @@
 //! Bad requests get a clear JSON error with a 4xx, and leave nothing stored.
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -139,4 +142,117 @@ async fn an_error_body_has_the_documented_shape() {
             "request_id": "archive-test-1",
         })
     );
+}
+
+/// actix-multipart 0.7 sliced a body against a boundary shorter than four bytes out of range
+/// and panicked, which aborts a release build: any signed-in user could stop the service.
+#[tokio::test]
+async fn a_short_or_empty_boundary_is_400_and_the_service_lives_on() {
+    let archive = spawn(Backend::Local).await;
+    let ada = archive.user("ada@example.com").await;
+    let cases = [
+        ("a", "\n"),
+        ("ab", "--\n"),
+        ("\"\"", "\n"),
+        ("abc", "--abc"),
+    ];
+    for (boundary, body) in cases {
+        let response = archive
+            .app
+            .post(&format!("{PREFIX}/"))
+            .bearer_auth(&ada.token)
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("boundary {boundary:?}: the connection failed: {e}"));
+        assert_eq!(response.status(), 400, "boundary {boundary:?}");
+    }
+    archive
+        .upload_ok(&ada, file("pixel.png", "image/png", PNG))
+        .await;
+}
+
+/// A read that ends right after the `\r\n--` of the delimiter behind the file must not make
+/// those bytes, or the parts after them, part of the file (actix-multipart 0.7 did).
+#[tokio::test]
+async fn a_delimiter_split_across_reads_ends_the_file_where_it_should() {
+    let archive = spawn(Backend::Local).await;
+    let ada = archive.user("ada@example.com").await;
+    let body = file("pixel.png", "image/png", PNG)
+        .metadata(r#"{"a": 1}"#)
+        .into_body();
+    let delimiter = format!("\r\n--{BOUNDARY}");
+    let file_start = body
+        .windows(PNG.len())
+        .position(|w| w == PNG)
+        .expect("the file is in the body");
+    let split = file_start
+        + PNG.len()
+        + body[file_start + PNG.len()..]
+            .windows(delimiter.len())
+            .position(|w| w == delimiter.as_bytes())
+            .expect("a delimiter follows the file")
+        + 4;
+    let (head, tail) = (
+        Bytes::copy_from_slice(&body[..split]),
+        Bytes::copy_from_slice(&body[split..]),
+    );
+    let chunks = futures_util::stream::once(async { Ok::<_, std::io::Error>(head) }).chain(
+        futures_util::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok(tail)
+        }),
+    );
+    let response = archive
+        .app
+        .post(&format!("{PREFIX}/"))
+        .bearer_auth(&ada.token)
+        .header("Content-Type", Form::new().content_type())
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created = json(response).await;
+    assert_eq!(created["size"], PNG.len(), "{created}");
+    assert_eq!(
+        created["metadata"],
+        serde_json::json!({"a": 1}),
+        "{created}"
+    );
+    let id = created["_id"].as_str().expect("an id").to_owned();
+    assert_eq!(archive.download_bytes(&ada, &id).await, PNG);
+}
+
+/// Part headers that never end are refused once they pass the parser's buffer, while the body
+/// is still coming, rather than held (and searched again) until all of it has arrived.
+#[tokio::test]
+async fn part_headers_that_never_end_are_400_before_the_body_ends() {
+    let archive = spawn(Backend::Local).await;
+    let ada = archive.user("ada@example.com").await;
+    let mut head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\nX-Pad: "
+    )
+    .into_bytes();
+    head.resize(head.len() + 1024 * 1024, b'a');
+    // The body then stays open: only a limit can answer before it ends.
+    let body = futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from(head)) })
+        .chain(futures_util::stream::pending());
+    let request = archive
+        .app
+        .post(&format!("{PREFIX}/"))
+        .bearer_auth(&ada.token)
+        .header("Content-Type", Form::new().content_type())
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), request)
+        .await
+        .expect("an answer while the body is still open")
+        .unwrap();
+    assert_eq!(error_code(response, 400).await, "bad_request");
+    assert_eq!(archive.stored().await, Stored::default());
 }
