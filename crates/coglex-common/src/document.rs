@@ -14,6 +14,12 @@ use crate::query::{is_extended_json, is_reserved, to_document, MAX_DEPTH};
 /// Keys refused at any depth of a written document.
 const POISONED_KEYS: &[&str] = &["__proto__", "constructor"];
 
+/// Whether `key` is one that poisons JavaScript clients, refused wherever a client names a
+/// field to write.
+pub(crate) fn is_poisoned(key: &str) -> bool {
+    POISONED_KEYS.contains(&key)
+}
+
 /// Checks one document to insert and converts it to BSON.
 pub fn parse_new_document(value: &Value) -> Result<Document, ApiError> {
     let object = value
@@ -54,7 +60,7 @@ fn check_object(object: &Map<String, Value>, depth: usize) -> Result<(), ApiErro
             || key.starts_with('$')
             || key.contains('.')
             || key.contains('\0')
-            || POISONED_KEYS.contains(&key.as_str())
+            || is_poisoned(key)
         {
             return Err(ApiError::bad_request(format!(
                 "`{}` is not an accepted field name",

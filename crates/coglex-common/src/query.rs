@@ -355,10 +355,29 @@ fn check_whole_document_variables(value: &Value) -> Result<(), ApiError> {
     }
 }
 
-/// `"$field.path"` references must not name reserved fields; `"$$ROOT"`-style variables are fine.
+/// System variables an expression may use. The others tell about the server, not the data
+/// (`$$USER_ROLES` lists the database account's roles). User variables (`$let`, `as`, `$$this`)
+/// start with a lowercase letter, as MongoDB requires.
+const SYSTEM_VARIABLES: &[&str] = &[
+    "ROOT", "CURRENT", "NOW", "REMOVE", "DESCEND", "PRUNE", "KEEP",
+];
+
+/// `"$field.path"` references must not name reserved fields; of the `"$$NAME"` system variables
+/// only [`SYSTEM_VARIABLES`] pass.
 fn check_field_reference(text: &str) -> Result<(), ApiError> {
     match text.strip_prefix('$') {
-        Some(path) if !path.starts_with('$') => {
+        Some(variable) if variable.starts_with('$') => {
+            let name = variable[1..].split('.').next().unwrap_or_default();
+            let system = name.starts_with(|c: char| c.is_ascii_uppercase());
+            if system && !SYSTEM_VARIABLES.contains(&name) {
+                return Err(ApiError::bad_request(format!(
+                    "the variable `$${}` is not allowed",
+                    printable(name)
+                )));
+            }
+            Ok(())
+        }
+        Some(path) => {
             let first = path.split('.').next().unwrap_or_default();
             if is_reserved(first) {
                 return Err(ApiError::bad_request(format!(
@@ -480,6 +499,24 @@ mod tests {
         assert!(
             parse_filter_value(&json!({"$expr": {"$eq": [{"$getField": "price"}, 5]}})).is_ok()
         );
+    }
+
+    #[test]
+    fn only_allow_listed_system_variables_pass() {
+        for bad in [
+            json!({"$expr": {"$in": ["root", "$$USER_ROLES.role"]}}),
+            json!({"$expr": {"$eq": ["$$CLUSTER_TIME", 1]}}),
+            json!({"$expr": {"$eq": ["$$SEARCH_META", 1]}}),
+        ] {
+            assert!(refused(bad).contains("not allowed"));
+        }
+        for ok in [
+            json!({"$expr": {"$lt": ["$at", "$$NOW"]}}),
+            json!({"$expr": {"$gt": [{"$size": {"$filter": {"input": "$tags", "as": "t", "cond": {"$eq": ["$$t", "x"]}}}}, 0]}}),
+            json!({"$expr": {"$eq": [{"$reduce": {"input": "$n", "initialValue": 0, "in": {"$add": ["$$value", "$$this"]}}}, 3]}}),
+        ] {
+            assert!(parse_filter_value(&ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use mongodb::bson::Document;
 use serde_json::{Map, Value};
 
-use crate::document::check_stored_value;
+use crate::document::{check_stored_value, is_poisoned};
 use crate::error::ApiError;
 use crate::query::{check_field_path, is_extended_json, parse_filter_value, to_document};
 
@@ -87,6 +87,13 @@ fn check_update_path(path: &str, protected: &[String]) -> Result<(), ApiError> {
             other => other,
         })
         .collect();
+    // The same names an inserted document may not hold, at any segment (`$set` of
+    // `a.__proto__` writes what `{"a": {"__proto__": ...}}` would).
+    if let Some(segment) = normalised.iter().find(|s| is_poisoned(s)) {
+        return Err(ApiError::bad_request(format!(
+            "`{segment}` is not an accepted field name"
+        )));
+    }
     check_field_path(&normalised.join("."))
 }
 
@@ -211,6 +218,20 @@ mod tests {
         ] {
             assert!(parse_update(&ok, &[]).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn paths_naming_a_poisoned_key_are_refused_as_inserts_refuse_them() {
+        for update in [
+            json!({"$set": {"constructor": {"prototype": {"isAdmin": true}}}}),
+            json!({"$set": {"a.__proto__": {"isAdmin": true}}}),
+            json!({"$inc": {"a.constructor.n": 1}}),
+            json!({"$rename": {"x": "a.__proto__"}}),
+            json!({"$unset": {"__proto__": ""}}),
+        ] {
+            refused(update);
+        }
+        assert!(parse_update(&json!({"$set": {"a.constructors": 1}}), &[]).is_ok());
     }
 
     #[test]

@@ -113,6 +113,9 @@ async fn refused_updates_leave_the_document_unchanged() {
         json!({"document": {"$setOnInsert": {"text": "x"}}}),
         json!({"document": {"$set": {"profile": {"$where": "1"}}}}),
         json!({"document": {"$set": {"p": {"__proto__": {"admin": true}}}}}),
+        json!({"document": {"$set": {"constructor": {"prototype": {"admin": true}}}}}),
+        json!({"document": {"$set": {"p.__proto__": {"admin": true}}}}),
+        json!({"document": {"$rename": {"text": "p.__proto__"}}}),
         json!({"document": {}}),
         json!({"query": {}}),
     ];
