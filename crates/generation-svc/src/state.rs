@@ -30,11 +30,13 @@ impl State {
             None
         } else {
             Some(
-                GeminiKey::parse(settings.generation_key.expose()).map_err(|_| {
-                    coglex_common::config::ConfigError(
-                        "GENERATION_KEY must be visible ASCII characters without spaces".into(),
-                    )
-                })?,
+                GeminiKey::parse(settings.generation_key.expose())
+                    .map_err(|_| {
+                        coglex_common::config::ConfigError(
+                            "GENERATION_KEY must be visible ASCII characters without spaces".into(),
+                        )
+                    })?
+                    .into_servers(),
             )
         };
         Ok(Self {

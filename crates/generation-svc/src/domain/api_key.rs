@@ -9,7 +9,11 @@ use super::Invalid;
 const MAX_LEN: usize = 256;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct GeminiKey(Secret);
+pub struct GeminiKey {
+    secret: Secret,
+    /// `GENERATION_KEY`, not the caller's: Gemini refusing it is this server's failure.
+    servers: bool,
+}
 
 impl GeminiKey {
     /// Accepts 1 to 256 visible ASCII characters; the message never repeats the value.
@@ -21,12 +25,28 @@ impl GeminiKey {
                 "key must be 1 to 256 visible ASCII characters (a Gemini API key)",
             ));
         }
-        Ok(Self(Secret::new(raw)))
+        Ok(Self {
+            secret: Secret::new(raw),
+            servers: false,
+        })
+    }
+
+    /// The same key, as this server's own (`GENERATION_KEY`).
+    pub fn into_servers(self) -> Self {
+        Self {
+            servers: true,
+            ..self
+        }
+    }
+
+    /// Whether this is the server's own key rather than the caller's.
+    pub fn is_servers(&self) -> bool {
+        self.servers
     }
 
     /// The key's value, for the `x-goog-api-key` header and for redaction only.
     pub fn expose(&self) -> &str {
-        self.0.expose()
+        self.secret.expose()
     }
 }
 

@@ -3,10 +3,14 @@
 //!
 //! Gemini's own 4xx messages help the caller fix the request, so they are passed on, with any
 //! API key taken out; 5xx and transport failures answer with the generic messages of the
-//! common error vocabulary, the cause going to the log only.
+//! common error vocabulary, the cause going to the log only. So does Gemini refusing the
+//! server's own key (`GENERATION_KEY`): that is this server's failure, and its message tells
+//! about the server's Google project.
 
 use coglex_common::{ApiError, ErrorCode};
 use serde::Deserialize;
+
+use crate::domain::GeminiKey;
 
 /// `Retry-After` for a 429 that says nothing of when to retry, in seconds.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
@@ -23,6 +27,10 @@ pub enum GeminiError {
         message: String,
         retry_after_secs: Option<u64>,
     },
+    /// Gemini refused the server's own key (invalid, expired, blocked, its project suspended
+    /// or without the API). `message` has had the key removed.
+    #[error("Gemini refused GENERATION_KEY ({status}): {message}")]
+    ServersKeyRefused { status: u16, message: String },
     /// No answer within `GENERATION_TIMEOUT_MS` (or the stream idle timeout).
     #[error("Gemini did not answer in time")]
     Timeout,
@@ -49,7 +57,7 @@ impl GeminiError {
         status: u16,
         body: &[u8],
         retry_after: Option<&str>,
-        key: &str,
+        key: Option<&GeminiKey>,
     ) -> Self {
         #[derive(Deserialize)]
         struct Envelope {
@@ -72,12 +80,42 @@ impl GeminiError {
         let retry_after_secs = retry_after
             .and_then(|v| v.trim().parse::<u64>().ok())
             .or_else(|| parsed.as_ref().and_then(|e| retry_delay(&e.error.details)));
+        let message = redact(&message, key.map_or("", GeminiKey::expose));
+        let details = parsed.as_ref().map_or(&[][..], |e| &e.error.details);
+        if key.is_some_and(GeminiKey::is_servers) && refuses_the_key(status, details) {
+            return Self::ServersKeyRefused { status, message };
+        }
         Self::Status {
             status,
-            message: redact(&message, key),
+            message,
             retry_after_secs,
         }
     }
+}
+
+/// `google.rpc.ErrorInfo` reasons that are about the key or its project, not the request.
+const KEY_REASONS: &[&str] = &[
+    "API_KEY_INVALID",
+    "API_KEY_EXPIRED",
+    "API_KEY_SERVICE_BLOCKED",
+    "API_KEY_HTTP_REFERRER_BLOCKED",
+    "API_KEY_IP_ADDRESS_BLOCKED",
+    "API_KEY_ANDROID_APP_BLOCKED",
+    "API_KEY_IOS_APP_BLOCKED",
+    "SERVICE_DISABLED",
+    "CONSUMER_SUSPENDED",
+    "BILLING_DISABLED",
+];
+
+/// Whether an error answer refuses the key itself: 401, or a key or project reason.
+fn refuses_the_key(status: u16, details: &[serde_json::Value]) -> bool {
+    status == 401
+        || details.iter().any(|detail| {
+            detail
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .is_some_and(|reason| KEY_REASONS.contains(&reason))
+        })
 }
 
 /// Seconds of a `google.rpc.RetryInfo` detail's `retryDelay` (`"37s"`, `"1.5s"`).
@@ -172,7 +210,7 @@ mod tests {
             message,
             retry_after_secs,
             ..
-        } = GeminiError::from_body(429, body, None, "k")
+        } = GeminiError::from_body(429, body, None, None)
         else {
             panic!("not a status error");
         };
@@ -182,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_geminis_still_gives_a_message() {
-        let err = GeminiError::from_body(502, b"<html>bad gateway</html>", None, "k");
+        let err = GeminiError::from_body(502, b"<html>bad gateway</html>", None, None);
         assert!(err.to_string().contains("status 502"), "{err}");
     }
 

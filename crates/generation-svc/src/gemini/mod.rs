@@ -140,7 +140,7 @@ impl GeminiClient {
                     .body(body.clone())
             })
             .await?;
-        check_status(response, key.expose()).await
+        check_status(response, Some(key)).await
     }
 
     /// Sends, trying again with doubling backoff while the connection cannot be opened.
@@ -186,9 +186,10 @@ fn key_header(key: &GeminiKey) -> Result<HeaderValue, GeminiError> {
 }
 
 /// Passes a successful response on; turns an error status into [`GeminiError::Status`].
+/// `key` is the one the request carried, if any (an upload URL is its own credential).
 async fn check_status(
     response: reqwest::Response,
-    key: &str,
+    key: Option<&GeminiKey>,
 ) -> Result<reqwest::Response, GeminiError> {
     let status = response.status();
     if status.is_success() {

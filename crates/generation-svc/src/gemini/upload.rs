@@ -57,7 +57,7 @@ impl GeminiClient {
                             .body(body.clone())
                     })
                     .await?;
-                check_status(response, key.expose()).await
+                check_status(response, Some(key)).await
             })
             .await?;
         let upload_url = response
@@ -106,7 +106,7 @@ impl GeminiClient {
                             .body(chunk.clone())
                     })
                     .await?;
-                let response = check_status(response, "").await?;
+                let response = check_status(response, None).await?;
                 super::read_whole(response, super::MAX_ANSWER_BYTES).await
             })
             .await?;

@@ -2,12 +2,19 @@
 //! `MAX_JSON_BYTES`, since Gemini requests may carry inline images), with the same errors as
 //! the common JSON extractor: 415 without a JSON content type, 413 over the limit, 400 when the
 //! bytes are not JSON.
+//!
+//! A parsed value takes far more memory than its text (`[0,0,...]` spends two bytes of body per
+//! value of about 80 bytes), so the number of values is bounded too, before anything is parsed.
 
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpMessage, HttpRequest};
 use coglex_common::{ApiError, ErrorCode};
 use futures_util::StreamExt;
 use serde_json::Value;
+
+/// Most JSON values a body may hold: generous for any real request (1,000 contents of many
+/// parts, tool schemas), while bounding what parsing one body can take to tens of megabytes.
+const MAX_JSON_VALUES: usize = 200_000;
 
 pub(crate) async fn read_json(
     req: &HttpRequest,
@@ -46,6 +53,55 @@ pub(crate) async fn read_json(
         }
         body.extend_from_slice(&chunk);
     }
+    if values_at_most(&body) > MAX_JSON_VALUES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the JSON body holds more than {MAX_JSON_VALUES} values"),
+        ));
+    }
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {e}")))
+}
+
+/// An upper bound of the values in `json`, valid or not: every value but the first follows a
+/// `,`, a `:` or an opening bracket outside strings.
+fn values_at_most(json: &[u8]) -> usize {
+    let mut count = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b',' | b':' | b'[' | b'{' => count += 1,
+                _ => {}
+            }
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        assert_eq!(values_at_most(b"1"), 1);
+        assert_eq!(values_at_most(b"[0,0,0]"), 4);
+        assert_eq!(values_at_most(br#"{"a":[1,2],"b":{}}"#), 8);
+        assert_eq!(values_at_most(br#""a,b:[{""#), 1);
+        assert_eq!(values_at_most(br#"["a\",[", 1]"#), 3);
+        let parts = vec![serde_json::json!({"text": "x"}); 50];
+        let big = serde_json::json!({"contents": vec![serde_json::json!({"parts": parts}); 20]});
+        let text = serde_json::to_vec(&big).unwrap();
+        assert!(values_at_most(&text) >= 1 + 1 + 20 * (2 + 50 * 2));
+    }
 }

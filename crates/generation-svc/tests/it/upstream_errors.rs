@@ -211,3 +211,23 @@ async fn counting_tokens_maps_geminis_failures_too() {
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
 }
+
+/// Gemini refusing the server's own key is the server's failure: a 502 that says nothing of
+/// the key or the server's Google project, while a caller's own bad key stays a 400 (above).
+#[tokio::test]
+async fn gemini_refusing_the_servers_key_is_a_502_without_geminis_message() {
+    let app = spawn_app_with(&[("GENERATION_KEY", "AIzaRevokedServerKey0123456789abcdef")]).await;
+
+    for response in [
+        app.converse(&simple_text_example()).send().await.unwrap(),
+        app.post("/service/generation/v1/tokens")
+            .json(&simple_text_example())
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        let (status, code, message) = error_of(response).await;
+        assert_eq!((status, code.as_str()), (502, "bad_gateway"));
+        assert!(!message.contains("API key"), "{message}");
+    }
+}

@@ -193,3 +193,26 @@ async fn a_refusal_has_the_apis_error_shape_with_the_request_id() {
         })
     );
 }
+
+/// A body within the byte limit but of countless tiny values would take far more memory
+/// parsed than its size (about 80 bytes per two-byte `0,`): refused before parsing.
+#[tokio::test]
+async fn a_body_of_too_many_values_is_413_though_within_the_byte_limit() {
+    let app = spawn_app().await;
+    let mut body = String::from(r#"{"contents":["#);
+    body.push_str(&"0,".repeat(300_000));
+    body.push_str("0]}");
+
+    let response = app
+        .post("/service/generation/v1/converse")
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+
+    let (status, code, message) = error_of(response).await;
+    assert_eq!((status, code.as_str()), (413, "payload_too_large"));
+    assert!(message.contains("values"), "{message}");
+    assert_eq!(app.gemini.hits(), 0);
+}
