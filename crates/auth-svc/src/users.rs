@@ -85,19 +85,31 @@ impl Users {
 
     /// Replaces the hash `old`, e.g. a bcrypt hash from the original, with argon2id; nothing
     /// when it changed or went meanwhile.
+    /// Whether `old` was still the hash, and so was replaced.
     pub async fn replace_hash(
         &self,
         id: &ObjectId,
         old: &str,
         hash: String,
-    ) -> Result<(), ApiError> {
-        self.users
+    ) -> Result<bool, ApiError> {
+        let result = self
+            .users
             .update_one(
                 doc! { "_id": id, PASSWORD: old },
                 doc! { "$set": { PASSWORD: hash } },
             )
             .await?;
-        Ok(())
+        Ok(result.matched_count == 1)
+    }
+
+    /// The user's password hash as stored now, if any.
+    pub async fn current_hash(&self, id: &ObjectId) -> Result<Option<String>, ApiError> {
+        let found = self
+            .users
+            .find_one(doc! { "_id": id })
+            .projection(doc! { PASSWORD: 1 })
+            .await?;
+        Ok(found.and_then(|user| user.get_str(PASSWORD).ok().map(str::to_owned)))
     }
 
     /// Applies a checked update to the user with this key; returns the user after it.

@@ -169,12 +169,26 @@ pub async fn sign_in(
     let user_id = users::user_id(&user)?;
     let id = user.get_object_id("_id").map_err(ApiError::internal)?;
     if needs_rehash {
-        let upgraded = password::hash_async(password).await?;
-        state
+        let upgraded = password::hash_async(password.clone()).await?;
+        if state
             .users
             .replace_hash(&id, &hash, upgraded.clone())
-            .await?;
-        hash = upgraded;
+            .await?
+        {
+            hash = upgraded;
+        } else {
+            // Changed meanwhile: by a sign-in upgrading it too (then the password still
+            // matches), or by the owner removing it.
+            let current = state.users.current_hash(&id).await?;
+            let still = match &current {
+                Some(_) => password::verify_async(password, current.clone()).await?,
+                None => Verification::Mismatch,
+            };
+            match (current, still) {
+                (Some(current), Verification::Match { .. }) => hash = current,
+                _ => return Err(invalid_credentials()),
+            }
+        }
     }
     state.limits.clear(&account_bucket).await?;
     let tokens = state.sessions.start(&user_id, key.as_str()).await?;

@@ -35,6 +35,26 @@ async fn a_bcrypt_user_signs_in_and_is_upgraded_to_argon2id() {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
 }
 
+/// Sign-ins at once (a double submit, a retry) all upgrade the hash; only one replacement
+/// lands, and the others must still sign in rather than take it for a removed password.
+#[tokio::test]
+async fn sign_ins_racing_to_upgrade_the_hash_all_succeed() {
+    let app = spawn().await;
+    legacy_user(&app, "old@example.com", PASSWORD).await;
+    let (a, b, c) = tokio::join!(
+        sign_in(&app, "old@example.com", PASSWORD),
+        sign_in(&app, "old@example.com", PASSWORD),
+        sign_in(&app, "old@example.com", PASSWORD),
+    );
+    assert_eq!([a.status(), b.status(), c.status()], [200, 200, 200]);
+    for response in [a, b, c] {
+        let token = json(response).await["token"].as_str().unwrap().to_owned();
+        assert_eq!(profile_status(&app, "old@example.com", &token).await, 200);
+    }
+    let hash = stored_hash(&stored_user(&app, "old@example.com").await.unwrap());
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+}
+
 #[tokio::test]
 async fn the_upgraded_hash_keeps_working() {
     let app = spawn().await;
