@@ -116,6 +116,21 @@ pub fn server_code(err: &mongodb::error::Error) -> Option<i32> {
     }
 }
 
+/// A write the server took but could not confirm to the write concern, without a write error
+/// of the request's own (which then says more, e.g. a duplicate key).
+fn is_write_concern_failure(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteConcernError(_)) => true,
+        ErrorKind::InsertMany(e) => {
+            e.write_concern_error.is_some()
+                && e.write_errors
+                    .as_ref()
+                    .is_none_or(|errors| errors.is_empty())
+        }
+        _ => false,
+    }
+}
+
 fn is_transient(code: i32, err: &mongodb::error::Error) -> bool {
     TRANSIENT.contains(&code)
         || [
@@ -137,7 +152,9 @@ impl From<mongodb::error::Error> for ApiError {
                 | ErrorKind::DnsResolve { .. }
                 | ErrorKind::Authentication { .. }
         );
-        if unreachable {
+        // The write may have been applied but not replicated in time: never the request's
+        // fault, and a retry later may succeed.
+        if unreachable || is_write_concern_failure(&err) {
             return ApiError::unavailable(err);
         }
         match server_code(&err) {
@@ -191,6 +208,31 @@ mod tests {
             assert_eq!(error.code(), ErrorCode::ServiceUnavailable, "code {code}");
             assert!(error.retry_after_secs().is_some(), "code {code}");
         }
+    }
+
+    #[test]
+    fn a_write_concern_failure_answers_503_for_single_and_bulk_writes() {
+        let wce =
+            doc! { "code": 100, "codeName": "UnsatisfiableWriteConcern", "errmsg": "server text" };
+        let single = Error::from(ErrorKind::Write(WriteFailure::WriteConcernError(
+            mongodb::bson::from_document(wce.clone()).unwrap(),
+        )));
+        let bulk = Error::from(ErrorKind::InsertMany(
+            mongodb::bson::from_document(doc! { "writeConcernError": wce }).unwrap(),
+        ));
+        for error in [single, bulk] {
+            let error = ApiError::from(error);
+            assert_eq!(error.code(), ErrorCode::ServiceUnavailable);
+            assert!(!error.message().contains("server text"));
+        }
+        let duplicate = Error::from(ErrorKind::InsertMany(
+            mongodb::bson::from_document(doc! {
+                "writeErrors": [{ "index": 0, "code": 11000, "errmsg": "dup" }],
+                "writeConcernError": { "code": 64, "errmsg": "late" },
+            })
+            .unwrap(),
+        ));
+        assert_eq!(ApiError::from(duplicate).code(), ErrorCode::Conflict);
     }
 
     #[test]
