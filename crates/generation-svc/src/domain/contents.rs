@@ -151,9 +151,33 @@ fn part(value: &Value) -> Result<(), Invalid> {
         }
         "functionCall" | "functionResponse" => {
             let fields = expect_object(data, kind)?;
-            expect_string(field(fields, "name", kind)?, &format!("{kind}.name")).map(drop)
+            expect_string(field(fields, "name", kind)?, &format!("{kind}.name"))?;
+            nested_file_uris(data, kind)
         }
-        _ => expect_object(data, kind).map(drop),
+        _ => {
+            expect_object(data, kind)?;
+            nested_file_uris(data, kind)
+        }
+    }
+}
+
+/// Parts can nest parts (a function response may carry files), so every file URI inside,
+/// in either of the spellings Gemini's JSON accepts, meets the same rule as `fileData`'s.
+fn nested_file_uris(value: &Value, at: &str) -> Result<(), Invalid> {
+    match value {
+        Value::Object(object) => object.iter().try_for_each(|(key, inner)| {
+            let path = format!("{at}.{key}");
+            if key == "fileUri" || key == "file_uri" {
+                let uri = expect_string(inner, &path)?;
+                return FileUri::parse(uri).map(drop).map_err(|e| e.at(&path));
+            }
+            nested_file_uris(inner, &path)
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| nested_file_uris(item, &format!("{at}[{i}]"))),
+        _ => Ok(()),
     }
 }
 
@@ -185,6 +209,20 @@ mod tests {
 
     fn parse(value: Value) -> Result<Contents, Invalid> {
         Contents::parse(value)
+    }
+
+    #[test]
+    fn file_uris_nested_in_other_parts_meet_the_same_rule() {
+        let with_response = |response: Value| json!([{"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}, "parts": [response]}}]}]);
+        for outside in [
+            json!({"fileData": {"mimeType": "image/png", "fileUri": "https://evil.example/x.png"}}),
+            json!({"file_data": {"file_uri": "gs://bucket/secret.pdf"}}),
+            json!({"fileData": {"fileUri": 7}}),
+        ] {
+            assert!(parse(with_response(outside.clone())).is_err(), "{outside}");
+        }
+        let ours = json!({"fileData": {"fileUri": "files/abc123def456"}});
+        assert!(parse(with_response(ours)).is_ok());
     }
 
     #[test]

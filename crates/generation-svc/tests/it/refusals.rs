@@ -112,6 +112,24 @@ async fn a_file_uri_in_the_system_instruction_is_checked_too() {
 }
 
 #[tokio::test]
+async fn a_file_uri_nested_in_a_function_response_is_checked_too() {
+    let app = spawn_app().await;
+    let mut body = simple_text_example();
+    body["contents"] = json!([{"role": "user", "parts": [{"functionResponse": {
+        "name": "lookup",
+        "response": {"ok": true},
+        "parts": [{"fileData": {"mimeType": "image/png", "fileUri": "http://10.0.0.1/secrets"}}]
+    }}]}]);
+
+    let response = app.converse(&body).send().await.unwrap();
+
+    let (status, _, message) = error_of(response).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("fileUri"), "{message}");
+    assert_eq!(app.gemini.hits(), 0);
+}
+
+#[tokio::test]
 async fn file_uris_are_checked_when_counting_tokens() {
     let app = spawn_app().await;
 
