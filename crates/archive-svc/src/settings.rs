@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use coglex_common::config::{comma_list, ConfigError};
+use coglex_common::mongo::check_private_collection;
 use serde::Deserialize;
 
 /// The file types of the original README's upload allow-list: images, documents, audio, video.
@@ -105,20 +106,17 @@ fn default_allowed_types() -> Vec<String> {
 impl Settings {
     /// Refuses values the service cannot work with, naming the setting.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
-        if self.mongodb_archive_collection.trim().is_empty() {
-            return Err(ConfigError(
-                "MONGODB_ARCHIVE_COLLECTION must not be empty".into(),
-            ));
-        }
+        check_private_collection(
+            "MONGODB_ARCHIVE_COLLECTION",
+            &self.mongodb_archive_collection,
+        )?;
         if self.max_content_length == 0 {
             return Err(ConfigError(
                 "MAX_CONTENT_LENGTH must be a positive number of bytes".into(),
             ));
         }
-        if self.archive_backend == Backend::Gridfs && self.archive_gridfs_bucket.trim().is_empty() {
-            return Err(ConfigError(
-                "ARCHIVE_GRIDFS_BUCKET must not be empty".into(),
-            ));
+        if self.archive_backend == Backend::Gridfs {
+            check_private_collection("ARCHIVE_GRIDFS_BUCKET", &self.archive_gridfs_bucket)?;
         }
         if !(self.archive_sweep_after_secs == 0
             || (MIN_SWEEP_AFTER_SECS..=MAX_SWEEP_AFTER_SECS)
@@ -193,6 +191,17 @@ mod tests {
         let settings = settings(&[("ARCHIVE_ALLOWED_TYPES", "Text/HTML, image/svg+xml")]).unwrap();
         assert!(settings.allows("text/html") && settings.allows("image/svg+xml"));
         assert!(!settings.allows("image/png"));
+    }
+
+    #[test]
+    fn collections_storage_could_reach_are_refused() {
+        for (setting, name) in [
+            ("MONGODB_ARCHIVE_COLLECTION", "files"),
+            ("ARCHIVE_GRIDFS_BUCKET", "fs"),
+        ] {
+            let error = settings(&[(setting, name)]).unwrap_err();
+            assert!(error.to_string().contains(setting), "{error}");
+        }
     }
 
     #[test]

@@ -186,6 +186,14 @@ impl CoreSettings {
         };
         settings.tokens.validate()?;
         settings.keys.validate()?;
+        crate::mongo::check_private_collection(
+            "MONGODB_AUTH_COLLECTION",
+            &settings.mongo.mongodb_auth_collection,
+        )?;
+        crate::mongo::check_private_collection(
+            "MONGODB_SESSION_COLLECTION",
+            &settings.sessions.mongodb_session_collection,
+        )?;
         Ok(settings)
     }
 }

@@ -10,6 +10,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 use serde::Deserialize;
 
+use crate::config::ConfigError;
 use crate::error::{ApiError, ErrorCode};
 use crate::secret::Secret;
 
@@ -65,6 +66,19 @@ fn default_connect_timeout_ms() -> u64 {
 
 fn default_selection_timeout_ms() -> u64 {
     3_000
+}
+
+/// Checks a collection (or GridFS bucket) name a service keeps for itself, given by `setting`.
+/// It must start with `_`: storage-svc refuses every such name, so its users can never read or
+/// write the service's records, whatever policy it runs with.
+pub fn check_private_collection(setting: &str, name: &str) -> Result<(), ConfigError> {
+    if name.len() < 2 || !name.starts_with('_') || name.contains(['$', '\0']) {
+        return Err(ConfigError(format!(
+            "{setting} must be a collection name starting with `_` (out of storage's reach), \
+             without `$` or NUL"
+        )));
+    }
+    Ok(())
 }
 
 /// Builds the process's client. The driver connects lazily, so this does not wait for the
@@ -207,6 +221,17 @@ mod tests {
             let error = ApiError::from(refused(code));
             assert_eq!(error.code(), ErrorCode::ServiceUnavailable, "code {code}");
             assert!(error.retry_after_secs().is_some(), "code {code}");
+        }
+    }
+
+    #[test]
+    fn a_private_collection_starts_with_an_underscore() {
+        for ok in ["_USERS", "_ARCHIVE", "_x"] {
+            assert!(check_private_collection("S", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "_", "files", "users", "_a$b", "_a\0"] {
+            let error = check_private_collection("SETTING", bad).unwrap_err();
+            assert!(error.0.contains("SETTING"), "{bad:?}");
         }
     }
 

@@ -2,6 +2,7 @@
 //! [`Settings::validate`] so a bad value stops the service with one line naming it.
 
 use coglex_common::config::{comma_list, ConfigError};
+use coglex_common::mongo::check_private_collection;
 use coglex_common::secret::Secret;
 use serde::Deserialize;
 
@@ -160,14 +161,10 @@ impl Settings {
                 "GENERATION_UPLOAD_CHUNK_BYTES must be a positive multiple of {UPLOAD_GRANULARITY_BYTES} bytes"
             )));
         }
-        if self.generation_usage_collection.is_empty()
-            || self.generation_usage_collection.contains(['$', '\0'])
-        {
-            return Err(ConfigError(
-                "GENERATION_USAGE_COLLECTION must be a collection name".into(),
-            ));
-        }
-        Ok(())
+        check_private_collection(
+            "GENERATION_USAGE_COLLECTION",
+            &self.generation_usage_collection,
+        )
     }
 }
 

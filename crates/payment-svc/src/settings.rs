@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use coglex_common::config::{comma_list, ConfigError};
+use coglex_common::mongo::check_private_collection;
 use coglex_common::secret::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -131,11 +132,7 @@ impl Settings {
                 &self.mongodb_payment_events_collection,
             ),
         ] {
-            if value.is_empty() || value.contains('$') || value.contains('\0') {
-                return Err(ConfigError(format!(
-                    "{name} is not a valid collection name"
-                )));
-            }
+            check_private_collection(name, value)?;
         }
         Ok(())
     }
