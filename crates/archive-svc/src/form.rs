@@ -1,9 +1,10 @@
 //! The `multipart/form-data` request body (RFC 7578) read field by field and chunk by chunk,
 //! with its errors in the API's shape.
 //!
-//! actix-multipart (0.7 at least) can wait forever on a body that ends in the middle of a boundary (its
-//! parser answers "pending" after the end of the body, and nothing wakes it again). So the body
-//! is watched: a parser still waiting once the body has ended is reading a truncated form.
+//! actix-multipart (0.7 at least) can wait forever on a body that ends in the middle of a
+//! boundary (its parser answers "pending" after the end of the body, and nothing wakes it
+//! again). So the body is watched: a parser still waiting once the body has ended is reading a
+//! truncated form.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};

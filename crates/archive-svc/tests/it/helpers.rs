@@ -84,14 +84,26 @@ impl Archive {
     }
 
     pub async fn upload(&self, user: &SignedIn, form: Form) -> reqwest::Response {
+        self.post_upload(user, &form.content_type(), form.into_body())
+            .await
+            .expect("upload sent")
+    }
+
+    /// Posts `body` as `user`'s upload with this `Content-Type`: a form as built, or one made
+    /// by hand to be malformed.
+    pub async fn post_upload(
+        &self,
+        user: &SignedIn,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Result<reqwest::Response> {
         self.app
             .post(&format!("{PREFIX}/"))
             .bearer_auth(&user.token)
-            .header("Content-Type", form.content_type())
-            .body(form.into_body())
+            .header("Content-Type", content_type)
+            .body(body)
             .send()
             .await
-            .expect("upload sent")
     }
 
     /// Uploads `form` and returns the created file's JSON, failing unless it is 201.
@@ -119,13 +131,12 @@ impl Archive {
         let body = futures_util::stream::once(async { Ok(head) })
             .chain(content)
             .chain(futures_util::stream::once(async { Ok(tail) }));
-        self.app
-            .post(&format!("{PREFIX}/"))
-            .bearer_auth(&user.token)
-            .header("Content-Type", Form::new().content_type())
-            .body(reqwest::Body::wrap_stream(body))
-            .send()
-            .await
+        self.post_upload(
+            user,
+            &Form::new().content_type(),
+            reqwest::Body::wrap_stream(body),
+        )
+        .await
     }
 
     pub fn download(&self, user: &SignedIn, id: &str) -> reqwest::RequestBuilder {

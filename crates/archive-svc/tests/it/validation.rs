@@ -62,12 +62,7 @@ async fn a_body_that_is_not_multipart_is_415() {
     let archive = spawn(Backend::GridFs).await;
     let ada = archive.user("ada@example.com").await;
     let response = archive
-        .app
-        .post(&format!("{PREFIX}/"))
-        .bearer_auth(&ada.token)
-        .header("Content-Type", "application/json")
-        .body(r#"{"file": "x"}"#)
-        .send()
+        .post_upload(&ada, "application/json", r#"{"file": "x"}"#)
         .await
         .unwrap();
     assert_eq!(error_code(response, 415).await, "unsupported_media_type");
@@ -80,12 +75,7 @@ async fn a_truncated_multipart_body_is_400_and_leaves_nothing() {
     let mut body = file("pixel.png", "image/png", PNG).into_body();
     body.truncate(body.len() - 30);
     let response = archive
-        .app
-        .post(&format!("{PREFIX}/"))
-        .bearer_auth(&ada.token)
-        .header("Content-Type", Form::new().content_type())
-        .body(body)
-        .send()
+        .post_upload(&ada, &Form::new().content_type(), body)
         .await
         .unwrap();
     assert_eq!(error_code(response, 400).await, "bad_request");
@@ -157,16 +147,9 @@ async fn a_short_or_empty_boundary_is_400_and_the_service_lives_on() {
         ("abc", "--abc"),
     ];
     for (boundary, body) in cases {
+        let content_type = format!("multipart/form-data; boundary={boundary}");
         let response = archive
-            .app
-            .post(&format!("{PREFIX}/"))
-            .bearer_auth(&ada.token)
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
+            .post_upload(&ada, &content_type, body)
             .await
             .unwrap_or_else(|e| panic!("boundary {boundary:?}: the connection failed: {e}"));
         assert_eq!(response.status(), 400, "boundary {boundary:?}");
@@ -208,12 +191,11 @@ async fn a_delimiter_split_across_reads_ends_the_file_where_it_should() {
         }),
     );
     let response = archive
-        .app
-        .post(&format!("{PREFIX}/"))
-        .bearer_auth(&ada.token)
-        .header("Content-Type", Form::new().content_type())
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
+        .post_upload(
+            &ada,
+            &Form::new().content_type(),
+            reqwest::Body::wrap_stream(chunks),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
@@ -242,13 +224,8 @@ async fn part_headers_that_never_end_are_400_before_the_body_ends() {
     // The body then stays open: only a limit can answer before it ends.
     let body = futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from(head)) })
         .chain(futures_util::stream::pending());
-    let request = archive
-        .app
-        .post(&format!("{PREFIX}/"))
-        .bearer_auth(&ada.token)
-        .header("Content-Type", Form::new().content_type())
-        .body(reqwest::Body::wrap_stream(body))
-        .send();
+    let content_type = Form::new().content_type();
+    let request = archive.post_upload(&ada, &content_type, reqwest::Body::wrap_stream(body));
     let response = tokio::time::timeout(std::time::Duration::from_secs(10), request)
         .await
         .expect("an answer while the body is still open")

@@ -179,14 +179,12 @@ pub async fn sign_in(
         } else {
             // Changed meanwhile: by a sign-in upgrading it too (then the password still
             // matches), or by the owner removing it.
-            let current = state.users.current_hash(&id).await?;
-            let still = match &current {
-                Some(_) => password::verify_async(password, current.clone()).await?,
-                None => Verification::Mismatch,
+            let Some(current) = state.users.current_hash(&id).await? else {
+                return Err(invalid_credentials());
             };
-            match (current, still) {
-                (Some(current), Verification::Match { .. }) => hash = current,
-                _ => return Err(invalid_credentials()),
+            match password::verify_async(password, Some(current.clone())).await? {
+                Verification::Match { .. } => hash = current,
+                Verification::Mismatch => return Err(invalid_credentials()),
             }
         }
     }

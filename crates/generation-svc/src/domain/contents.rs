@@ -163,22 +163,21 @@ fn part(value: &Value) -> Result<(), Invalid> {
 
 /// Parts can nest parts (a function response may carry files), so every file URI inside,
 /// in either of the spellings Gemini's JSON accepts, meets the same rule as `fileData`'s.
-fn nested_file_uris(value: &Value, at: &str) -> Result<(), Invalid> {
-    match value {
-        Value::Object(object) => object.iter().try_for_each(|(key, inner)| {
-            let path = format!("{at}.{key}");
-            if key == "fileUri" || key == "file_uri" {
-                let uri = expect_string(inner, &path)?;
-                return FileUri::parse(uri).map(drop).map_err(|e| e.at(&path));
-            }
-            nested_file_uris(inner, &path)
-        }),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| nested_file_uris(item, &format!("{at}[{i}]"))),
-        _ => Ok(()),
+fn nested_file_uris(value: &Value, kind: &str) -> Result<(), Invalid> {
+    fn walk(value: &Value) -> Result<(), Invalid> {
+        match value {
+            Value::Object(object) => object.iter().try_for_each(|(key, inner)| {
+                if key == "fileUri" || key == "file_uri" {
+                    FileUri::parse(expect_string(inner, key)?).map(drop)
+                } else {
+                    walk(inner)
+                }
+            }),
+            Value::Array(items) => items.iter().try_for_each(walk),
+            _ => Ok(()),
+        }
     }
+    walk(value).map_err(|e| e.at(kind))
 }
 
 fn field<'a>(
