@@ -3,8 +3,16 @@
 //! configurable, so tests run against a local provider.
 //!
 //! `state` is a signed `oauth_state` token bound to the provider and the redirect URI. Its id
-//! names a server-side record (`_OAUTH_STATES`) that holds the PKCE verifier (never sent to the
-//! browser) and is consumed on use, so a state works once and for ten minutes.
+//! names a server-side record (`_OAUTH_STATES`) that is consumed on use, so a state works once
+//! and for ten minutes.
+//!
+//! The callback URL (code and state) passes through the browser's history, logs and referrers,
+//! so it alone must not sign anyone in. The client that starts a sign-in also gets a
+//! `verifier`, which it keeps and never puts in a URL; the record holds only its S256 hash, and
+//! the sign-in finishes only with it. That stops a stolen callback URL from being redeemed,
+//! and a planted one (login CSRF) from landing the victim in the attacker's account, since the
+//! victim's client holds a different verifier. With Google the verifier is also the PKCE
+//! verifier, so the provider checks the same binding.
 
 use std::time::Duration;
 
@@ -77,6 +85,16 @@ pub struct Profile {
     pub email: String,
     pub identifier: String,
     pub provider: &'static str,
+}
+
+/// A started authorization request.
+pub struct Authorization {
+    /// The provider's authorization URL.
+    pub url: String,
+    /// Comes back with the code.
+    pub state: String,
+    /// Kept by the starting client, never in a URL; finishes the sign-in.
+    pub verifier: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -161,12 +179,13 @@ impl OAuth {
         }
     }
 
-    /// The provider's authorization URL and the `state` to expect back.
+    /// Starts an authorization request: where to send the browser, the `state` to expect back
+    /// and the verifier only the starting client holds.
     pub async fn authorize(
         &self,
         provider: Provider,
         redirect: &str,
-    ) -> Result<(String, String), ApiError> {
+    ) -> Result<Authorization, ApiError> {
         let endpoints = self.endpoints(provider)?;
         self.check_redirect(redirect)?;
         let state = self.core.tokens.issue(
@@ -177,12 +196,13 @@ impl OAuth {
                 redirect: redirect.to_owned(),
             },
         )?;
-        let verifier = provider.uses_pkce().then(random_verifier);
+        let verifier = random_verifier();
+        let challenge = challenge(&verifier);
         let expires_at = DateTime::from_millis(
             DateTime::now().timestamp_millis() + STATE_LIFETIME.as_millis() as i64,
         );
         self.states
-            .insert_one(doc! { "_id": &state.jti, "verifier": verifier.as_deref(), "used": false, "expires_at": expires_at })
+            .insert_one(doc! { "_id": &state.jti, "challenge": &challenge, "used": false, "expires_at": expires_at })
             .await?;
 
         let mut url = url::Url::parse(&endpoints.auth_url).map_err(ApiError::internal)?;
@@ -194,21 +214,27 @@ impl OAuth {
                 .append_pair("response_type", "code")
                 .append_pair("scope", provider.scope())
                 .append_pair("state", &state.token);
-            if let Some(verifier) = &verifier {
+            if provider.uses_pkce() {
                 query
-                    .append_pair("code_challenge", &challenge(verifier))
+                    .append_pair("code_challenge", &challenge)
                     .append_pair("code_challenge_method", "S256");
             }
         }
-        Ok((url.into(), state.token))
+        Ok(Authorization {
+            url: url.into(),
+            state: state.token,
+            verifier,
+        })
     }
 
-    /// Checks `state`, exchanges the code and reads the user's profile.
+    /// Checks `state` and the starting client's `verifier`, exchanges the code and reads the
+    /// user's profile.
     pub async fn callback(
         &self,
         provider: Provider,
         redirect: &str,
         state: &str,
+        verifier: &str,
         code: &str,
     ) -> Result<Profile, ApiError> {
         let endpoints = self.endpoints(provider)?;
@@ -222,17 +248,29 @@ impl OAuth {
                 "`state` was issued for another provider or redirect",
             ));
         }
-        let record = self
-            .states
+        // A wrong verifier leaves the record unused: whoever holds only the callback URL must
+        // not be able to spoil the sign-in of the client that started it.
+        self.states
             .find_one_and_update(
-                doc! { "_id": &claims.jti, "used": false, "expires_at": { "$gt": DateTime::now() } },
+                doc! {
+                    "_id": &claims.jti,
+                    "challenge": challenge(verifier),
+                    "used": false,
+                    "expires_at": { "$gt": DateTime::now() },
+                },
                 doc! { "$set": { "used": true } },
             )
             .await?
-            .ok_or_else(|| ApiError::bad_request("`state` was already used or has expired"))?;
-        let verifier = record.get_str("verifier").ok();
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "`state` was already used, has expired, or was not started with this `verifier`",
+                )
+            })?;
 
-        let access_token = self.exchange(endpoints, redirect, code, verifier).await?;
+        let pkce_verifier = provider.uses_pkce().then_some(verifier);
+        let access_token = self
+            .exchange(endpoints, redirect, code, pkce_verifier)
+            .await?;
         let profile = self.profile(endpoints, &access_token).await?;
         let email = profile
             .get("email")

@@ -32,7 +32,7 @@ pub(crate) struct OAuthStartRequest {
     redirect: String,
 }
 
-/// Where to send the browser, and the `state` to expect back.
+/// Where to send the browser, the `state` to expect back, and the `verifier` to keep.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct OAuthStartResponse {
     /// The provider's authorization URL, with client id, redirect, scope, `state` and (Google)
@@ -40,6 +40,10 @@ pub(crate) struct OAuthStartResponse {
     authorization_url: String,
     /// A signed, single-use value bound to the provider and redirect, valid for ten minutes.
     state: String,
+    /// A secret of the client that started the sign-in: keep it (e.g. in session storage),
+    /// never put it in a URL, and send it to `POST /ocall`. The callback URL alone signs no
+    /// one in.
+    verifier: String,
 }
 
 /// Start an OAuth sign-in
@@ -62,10 +66,11 @@ pub(crate) struct OAuthStartResponse {
 pub async fn start_oauth(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
     let redirect = string_field(&body, "redirect")?;
-    let (authorization_url, oauth_state) = state.oauth.authorize(provider, redirect).await?;
+    let started = state.oauth.authorize(provider, redirect).await?;
     Ok(HttpResponse::Ok().json(OAuthStartResponse {
-        authorization_url,
-        state: oauth_state,
+        authorization_url: started.url,
+        state: started.state,
+        verifier: started.verifier,
     }))
 }
 
@@ -80,6 +85,9 @@ pub(crate) struct OAuthFinishRequest {
     /// The `state` from `POST /oauth`, as the provider handed it back.
     #[schema(min_length = 1)]
     state: String,
+    /// The `verifier` `POST /oauth` answered to the client that started the sign-in.
+    #[schema(min_length = 1)]
+    verifier: String,
     /// The authorization code the provider handed back.
     #[schema(min_length = 1)]
     code: String,
@@ -102,16 +110,17 @@ pub(crate) struct OAuthSignIn {
 
 /// Finish an OAuth sign-in
 ///
-/// Checks `state`, exchanges the code with the provider, reads the user's verified email
-/// address and signs that user in, creating them on first use and linking the provider
-/// identity. A `state` works once and for ten minutes.
+/// Checks `state` and the starting client's `verifier`, exchanges the code with the provider,
+/// reads the user's verified email address and signs that user in, creating them on first use
+/// and linking the provider identity. A `state` works once and for ten minutes; a wrong
+/// `verifier` does not use it up.
 #[utoipa::path(
     post,
     path = "/ocall",
     request_body(content = OAuthFinishRequest, description = "What the provider handed back"),
     responses(
         (status = 200, description = "Signed in: the provider's profile and the session's tokens", body = OAuthSignIn),
-        (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used or issued for another provider or redirect, a code the provider refused, or no verified email address", body = ErrorBody),
+        (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used, issued for another provider or redirect, or started with another `verifier`, a code the provider refused, or no verified email address", body = ErrorBody),
         (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
@@ -122,10 +131,11 @@ pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpRe
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
     let redirect = string_field(&body, "redirect")?;
     let oauth_state = string_field(&body, "state")?;
+    let verifier = string_field(&body, "verifier")?;
     let code = string_field(&body, "code")?;
     let profile = state
         .oauth
-        .callback(provider, redirect, oauth_state, code)
+        .callback(provider, redirect, oauth_state, verifier, code)
         .await?;
     let key = UserKey::parse(&profile.email).map_err(|_| {
         ApiError::bad_request("the provider's email address cannot be used as a key")

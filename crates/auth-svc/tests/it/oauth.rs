@@ -28,17 +28,31 @@ async fn start(app: &TestApp, provider: &str, redirect: &str) -> reqwest::Respon
     .await
 }
 
+/// What the client finishing a sign-in holds: the callback's `state` and `code`, and the
+/// `verifier` it kept from the start.
+#[derive(Clone)]
+struct Callback {
+    state: String,
+    code: String,
+    verifier: String,
+}
+
 async fn finish(
     app: &TestApp,
     provider: &str,
     redirect: &str,
-    state: &str,
-    code: &str,
+    back: &Callback,
 ) -> reqwest::Response {
     post(
         app,
         "/ocall",
-        json!({ "provider": provider, "redirect": redirect, "state": state, "code": code }),
+        json!({
+            "provider": provider,
+            "redirect": redirect,
+            "state": back.state,
+            "verifier": back.verifier,
+            "code": back.code,
+        }),
     )
     .await
 }
@@ -47,13 +61,9 @@ fn query(url: &reqwest::Url) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
-/// Starts a sign-in and consents at the provider: the `(state, code)` the browser comes back with.
-async fn consent(
-    app: &TestApp,
-    fake: &FakeOAuth,
-    provider: &str,
-    redirect: &str,
-) -> (String, String) {
+/// Starts a sign-in and consents at the provider: what the browser comes back with, and the
+/// verifier the starting client kept.
+async fn consent(app: &TestApp, fake: &FakeOAuth, provider: &str, redirect: &str) -> Callback {
     let started = json(start(app, provider, redirect).await).await;
     let landing = fake
         .consent(started["authorization_url"].as_str().unwrap())
@@ -61,12 +71,16 @@ async fn consent(
     assert!(landing.as_str().starts_with(redirect), "{landing}");
     let params = query(&landing);
     assert_eq!(params["state"], started["state"].as_str().unwrap());
-    (params["state"].clone(), params["code"].clone())
+    Callback {
+        state: params["state"].clone(),
+        code: params["code"].clone(),
+        verifier: started["verifier"].as_str().unwrap().to_owned(),
+    }
 }
 
 async fn google_sign_in(app: &TestApp, fake: &FakeOAuth) -> reqwest::Response {
-    let (state, code) = consent(app, fake, "google", REDIRECT).await;
-    finish(app, "google", REDIRECT, &state, &code).await
+    let back = consent(app, fake, "google", REDIRECT).await;
+    finish(app, "google", REDIRECT, &back).await
 }
 
 #[tokio::test]
@@ -156,7 +170,8 @@ async fn a_google_sign_in_returns_the_profile_and_a_working_session() {
 async fn the_code_exchange_proves_the_pkce_verifier_and_client_secret() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    google_sign_in(&app, &google).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
+    assert_eq!(finish(&app, "google", REDIRECT, &back).await.status(), 200);
     let requests = google.token_requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0]["grant_type"], "authorization_code");
@@ -165,7 +180,7 @@ async fn the_code_exchange_proves_the_pkce_verifier_and_client_secret() {
         requests[0]["client_secret"],
         test_support::fake_oauth::CLIENT_SECRET
     );
-    assert_eq!(requests[0]["code_verifier"].len(), 43);
+    assert_eq!(requests[0]["code_verifier"], back.verifier);
 }
 
 #[tokio::test]
@@ -248,8 +263,8 @@ async fn a_facebook_sign_in_works_without_pkce() {
     let started = json(start(&app, "facebook", REDIRECT).await).await;
     let url = reqwest::Url::parse(started["authorization_url"].as_str().unwrap()).unwrap();
     assert!(!query(&url).contains_key("code_challenge"));
-    let (state, code) = consent(&app, &facebook, "facebook", REDIRECT).await;
-    let response = finish(&app, "facebook", REDIRECT, &state, &code).await;
+    let back = consent(&app, &facebook, "facebook", REDIRECT).await;
+    let response = finish(&app, "facebook", REDIRECT, &back).await;
     assert_eq!(response.status(), 200);
     let body = json(response).await;
     assert_eq!(
@@ -273,7 +288,7 @@ async fn a_facebook_sign_in_works_without_pkce() {
 async fn a_state_signed_with_another_secret_is_400() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    let (_, code) = consent(&app, &google, "google", REDIRECT).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
     let other = TokenKeys::new(
         &ConfigSource::from_pairs([("SERVER_SECRET", "another-secret-00000000000000000000000000")])
             .get()
@@ -289,7 +304,11 @@ async fn a_state_signed_with_another_secret_is_400() {
         .unwrap()
         .token;
     for state in [forged.as_str(), "made-up-state"] {
-        let response = finish(&app, "google", REDIRECT, state, &code).await;
+        let forged = Callback {
+            state: state.to_owned(),
+            ..back.clone()
+        };
+        let response = finish(&app, "google", REDIRECT, &forged).await;
         assert_eq!(response.status(), 400, "{state}");
     }
     assert!(
@@ -302,9 +321,13 @@ async fn a_state_signed_with_another_secret_is_400() {
 async fn a_state_of_another_purpose_is_400() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    let (_, code) = consent(&app, &google, "google", REDIRECT).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
     let session = new_session(&app, "mallory@example.com").await;
-    let response = finish(&app, "google", REDIRECT, token(&session), &code).await;
+    let other = Callback {
+        state: token(&session).to_owned(),
+        ..back
+    };
+    let response = finish(&app, "google", REDIRECT, &other).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -314,15 +337,18 @@ async fn a_replayed_state_is_400() {
     let app = app_for(&[&google], REDIRECT).await;
     let started = json(start(&app, "google", REDIRECT).await).await;
     let url = started["authorization_url"].as_str().unwrap();
-    let first = query(&google.consent(url).await);
-    let second = query(&google.consent(url).await);
-    assert_eq!(
-        finish(&app, "google", REDIRECT, &first["state"], &first["code"])
-            .await
-            .status(),
-        200
-    );
-    let replay = finish(&app, "google", REDIRECT, &second["state"], &second["code"]).await;
+    let back = |landing: reqwest::Url| {
+        let params = query(&landing);
+        Callback {
+            state: params["state"].clone(),
+            code: params["code"].clone(),
+            verifier: started["verifier"].as_str().unwrap().to_owned(),
+        }
+    };
+    let first = back(google.consent(url).await);
+    let second = back(google.consent(url).await);
+    assert_eq!(finish(&app, "google", REDIRECT, &first).await.status(), 200);
+    let replay = finish(&app, "google", REDIRECT, &second).await;
     assert_eq!(replay.status(), 400);
     assert_eq!(
         google.token_requests().len(),
@@ -336,8 +362,8 @@ async fn a_state_issued_for_another_redirect_is_400() {
     let other = "https://app.example.com/other/callback";
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], &format!("{REDIRECT},{other}")).await;
-    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
-    let response = finish(&app, "google", other, &state, &code).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
+    let response = finish(&app, "google", other, &back).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -346,8 +372,8 @@ async fn a_state_issued_for_another_provider_is_400() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let facebook = FakeOAuth::start(Flavor::Facebook, ada()).await;
     let app = app_for(&[&google, &facebook], REDIRECT).await;
-    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
-    let response = finish(&app, "facebook", REDIRECT, &state, &code).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
+    let response = finish(&app, "facebook", REDIRECT, &back).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -355,7 +381,7 @@ async fn a_state_issued_for_another_provider_is_400() {
 async fn an_expired_state_is_400() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
     // Ten minutes later, as far as the server-side record is concerned.
     app.database
         .collection::<Document>("_OAUTH_STATES")
@@ -365,7 +391,7 @@ async fn an_expired_state_is_400() {
         )
         .await
         .unwrap();
-    let response = finish(&app, "google", REDIRECT, &state, &code).await;
+    let response = finish(&app, "google", REDIRECT, &back).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -386,8 +412,8 @@ async fn a_provider_account_without_an_email_is_refused() {
     user.email = None;
     let facebook = FakeOAuth::start(Flavor::Facebook, user).await;
     let app = app_for(&[&facebook], REDIRECT).await;
-    let (state, code) = consent(&app, &facebook, "facebook", REDIRECT).await;
-    let response = finish(&app, "facebook", REDIRECT, &state, &code).await;
+    let back = consent(&app, &facebook, "facebook", REDIRECT).await;
+    let response = finish(&app, "facebook", REDIRECT, &back).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -395,8 +421,11 @@ async fn a_provider_account_without_an_email_is_refused() {
 async fn a_code_the_provider_refuses_is_400() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    let (state, _) = consent(&app, &google, "google", REDIRECT).await;
-    let response = finish(&app, "google", REDIRECT, &state, "not-a-code-it-issued").await;
+    let back = Callback {
+        code: "not-a-code-it-issued".to_owned(),
+        ..consent(&app, &google, "google", REDIRECT).await
+    };
+    let response = finish(&app, "google", REDIRECT, &back).await;
     assert_eq!(response.status(), 400);
     let body: Value = json(response).await;
     assert!(
@@ -409,9 +438,89 @@ async fn a_code_the_provider_refuses_is_400() {
 async fn an_unreachable_provider_is_502_without_details() {
     let google = FakeOAuth::start(Flavor::Google, ada()).await;
     let app = app_for(&[&google], REDIRECT).await;
-    let (state, code) = consent(&app, &google, "google", REDIRECT).await;
+    let back = consent(&app, &google, "google", REDIRECT).await;
     google.stop().await;
-    let response = finish(&app, "google", REDIRECT, &state, &code).await;
+    let response = finish(&app, "google", REDIRECT, &back).await;
     assert_eq!(response.status(), 502);
     assert_eq!(error_code(response).await, "bad_gateway");
+}
+
+#[tokio::test]
+async fn the_callback_url_alone_signs_no_one_in() {
+    // Code and state pass through browser history, logs and referrers; the verifier does not.
+    let facebook = FakeOAuth::start(
+        Flavor::Facebook,
+        ProviderUser::new("10158", "Grace Hopper", "grace@example.com"),
+    )
+    .await;
+    let app = app_for(&[&facebook], REDIRECT).await;
+    let back = consent(&app, &facebook, "facebook", REDIRECT).await;
+    let without = post(
+        &app,
+        "/ocall",
+        json!({ "provider": "facebook", "redirect": REDIRECT, "state": back.state, "code": back.code }),
+    )
+    .await;
+    assert_eq!(without.status(), 400);
+    for guess in [back.state.clone(), "a".repeat(43)] {
+        let stolen = Callback {
+            verifier: guess,
+            ..back.clone()
+        };
+        let response = finish(&app, "facebook", REDIRECT, &stolen).await;
+        assert_eq!(response.status(), 400);
+    }
+    assert!(
+        facebook.token_requests().is_empty(),
+        "a callback without its verifier reached the provider"
+    );
+    assert!(stored_user(&app, "grace@example.com").await.is_none());
+    // Failed attempts leave the sign-in to the client that started it.
+    assert_eq!(
+        finish(&app, "facebook", REDIRECT, &back).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_planted_callback_does_not_sign_the_victim_into_the_attackers_account() {
+    // Login CSRF: the attacker consents with their own account and sends the victim's browser
+    // to the callback while the victim's client has a sign-in of its own under way.
+    let facebook = FakeOAuth::start(
+        Flavor::Facebook,
+        ProviderUser::new("666", "Mallory", "mallory@example.com"),
+    )
+    .await;
+    let app = app_for(&[&facebook], REDIRECT).await;
+    let attackers = consent(&app, &facebook, "facebook", REDIRECT).await;
+    let victims = json(start(&app, "facebook", REDIRECT).await).await;
+    let planted = Callback {
+        verifier: victims["verifier"].as_str().unwrap().to_owned(),
+        ..attackers
+    };
+    let response = finish(&app, "facebook", REDIRECT, &planted).await;
+    assert_eq!(response.status(), 400);
+    assert!(facebook.token_requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_server_keeps_only_a_hash_of_the_verifier() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let started = json(start(&app, "google", REDIRECT).await).await;
+    let verifier = started["verifier"].as_str().unwrap();
+    assert_eq!(verifier.len(), 43);
+    let url = reqwest::Url::parse(started["authorization_url"].as_str().unwrap()).unwrap();
+    assert!(
+        !url.as_str().contains(verifier),
+        "the verifier is in the URL"
+    );
+    let states = app.database.collection::<Document>("_OAUTH_STATES");
+    assert_eq!(states.count_documents(doc! {}).await.unwrap(), 1);
+    let record = states.find_one(doc! {}).await.unwrap().unwrap();
+    assert!(!format!("{record:?}").contains(verifier), "{record:?}");
+    assert_eq!(
+        record.get_str("challenge").unwrap(),
+        query(&url)["code_challenge"]
+    );
 }

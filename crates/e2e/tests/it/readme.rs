@@ -102,6 +102,7 @@ struct Filled {
     file_reference: String,
     oauth_state: String,
     oauth_code: String,
+    oauth_verifier: String,
     otp_token: String,
     otp_code: String,
 }
@@ -116,7 +117,15 @@ impl Filled {
 
     fn body(&self, body: &str) -> String {
         body.replace("jwt_state_token_from_authorization", &self.oauth_state)
-            .replace("authorization_code_from_provider", &self.oauth_code)
+            // Coglex also asks for the `verifier` `/oauth` gave the client that started the
+            // sign-in, so a callback URL alone signs no one in.
+            .replace(
+                "\"authorization_code_from_provider\"",
+                &format!(
+                    "\"{}\", \"verifier\": \"{}\"",
+                    self.oauth_code, self.oauth_verifier
+                ),
+            )
             .replace("jwt_token_from_passgen", &self.otp_token)
             .replace("\"123456\"", &format!("\"{}\"", self.otp_code))
     }
@@ -346,6 +355,7 @@ async fn replay_readme(stack: Stack) {
             }
             "OAuth Authentication" if example.target.ends_with("/oauth") => {
                 filled.oauth_state = answer["state"].as_str().unwrap().to_owned();
+                filled.oauth_verifier = answer["verifier"].as_str().unwrap().to_owned();
                 let callback = stack
                     .oauth
                     .consent(answer["authorization_url"].as_str().unwrap())
