@@ -67,10 +67,51 @@ impl Limits {
             .await
     }
 
+    /// Counts one attempt of `action` on `account` from `client`: at most `per_client` from one
+    /// client address and `per_account` from all of them. One client failing repeatedly locks
+    /// only itself out of the account; the account-wide cap still bounds guesses spread over
+    /// many clients. Attempts refused for the client do not count account-wide.
+    pub async fn hit_account(
+        &self,
+        attempt: &AccountAttempt,
+        caps: AccountCaps,
+    ) -> Result<(), ApiError> {
+        self.hit(&attempt.from_client, caps.per_client).await?;
+        self.hit(&attempt.account, caps.per_account).await
+    }
+
+    /// Forgets the current windows of an account's attempts after a success.
+    pub async fn clear_account(&self, attempt: &AccountAttempt) -> Result<(), ApiError> {
+        self.clear(&attempt.from_client).await?;
+        self.clear(&attempt.account).await
+    }
+
     /// Forgets the current window of `bucket`, e.g. an account's failures after a success.
     pub async fn clear(&self, bucket: &str) -> Result<(), ApiError> {
         let id = format!("{bucket}:{}", now_secs() / self.window_secs);
         self.counters.delete_one(doc! { "_id": id }).await?;
         Ok(())
     }
+}
+
+/// The counters one attempt on an account touches.
+pub struct AccountAttempt {
+    from_client: String,
+    account: String,
+}
+
+impl AccountAttempt {
+    pub fn new(action: &str, account: &str, client: std::net::IpAddr) -> Self {
+        Self {
+            from_client: format!("{action}:key:{account}:client:{client}"),
+            account: format!("{action}:key:{account}"),
+        }
+    }
+}
+
+/// How many attempts on one account a window allows.
+#[derive(Clone, Copy)]
+pub struct AccountCaps {
+    pub per_client: i64,
+    pub per_account: i64,
 }

@@ -35,24 +35,37 @@ pub struct Settings {
     /// Length of the window for sign-in and code-request limits, in seconds (`AUTH_LIMIT_WINDOW_SECS`).
     #[serde(default = "defaults::limit_window")]
     pub auth_limit_window_secs: u64,
-    /// Sign-in attempts per account per window (`SIGNIN_MAX_PER_ACCOUNT`).
+    /// Sign-in attempts per account per window, from all clients (`SIGNIN_MAX_PER_ACCOUNT`).
     #[serde(default = "defaults::signin_per_account")]
     pub signin_max_per_account: i64,
+    /// Sign-in attempts per account per window from one client address
+    /// (`SIGNIN_MAX_PER_ACCOUNT_CLIENT`).
+    #[serde(default = "defaults::signin_per_account_client")]
+    pub signin_max_per_account_client: i64,
     /// Sign-in attempts per client address per window (`SIGNIN_MAX_PER_CLIENT`).
     #[serde(default = "defaults::signin_per_client")]
     pub signin_max_per_client: i64,
     /// Sign-ups per client address per window (`SIGNUP_MAX_PER_CLIENT`).
     #[serde(default = "defaults::signup_per_client")]
     pub signup_max_per_client: i64,
-    /// Code requests per account per window (`PASSGEN_MAX_PER_ACCOUNT`).
+    /// Code requests per account per window, from all clients (`PASSGEN_MAX_PER_ACCOUNT`).
     #[serde(default = "defaults::passgen_per_account")]
     pub passgen_max_per_account: i64,
+    /// Code requests per account per window from one client address
+    /// (`PASSGEN_MAX_PER_ACCOUNT_CLIENT`).
+    #[serde(default = "defaults::passgen_per_account_client")]
+    pub passgen_max_per_account_client: i64,
     /// Code requests per client address per window (`PASSGEN_MAX_PER_CLIENT`).
     #[serde(default = "defaults::passgen_per_client")]
     pub passgen_max_per_client: i64,
-    /// Code checks per account per window, over all its codes (`PASSVER_MAX_PER_ACCOUNT`).
+    /// Code checks per account per window over all its codes, from all clients
+    /// (`PASSVER_MAX_PER_ACCOUNT`).
     #[serde(default = "defaults::passver_per_account")]
     pub passver_max_per_account: i64,
+    /// Code checks per account per window from one client address
+    /// (`PASSVER_MAX_PER_ACCOUNT_CLIENT`).
+    #[serde(default = "defaults::passver_per_account_client")]
+    pub passver_max_per_account_client: i64,
 
     /// SMTP server for one-time codes (`SMTP_HOST`).
     #[serde(default = "defaults::smtp_host")]
@@ -137,6 +150,9 @@ mod defaults {
         900
     }
     pub fn signin_per_account() -> i64 {
+        100
+    }
+    pub fn signin_per_account_client() -> i64 {
         10
     }
     pub fn signin_per_client() -> i64 {
@@ -146,12 +162,18 @@ mod defaults {
         30
     }
     pub fn passgen_per_account() -> i64 {
+        15
+    }
+    pub fn passgen_per_account_client() -> i64 {
         5
     }
     pub fn passgen_per_client() -> i64 {
         30
     }
     pub fn passver_per_account() -> i64 {
+        50
+    }
+    pub fn passver_per_account_client() -> i64 {
         10
     }
     pub fn smtp_host() -> String {

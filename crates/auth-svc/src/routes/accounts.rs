@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::{SignInResponse, State, UserProfile};
 use crate::domain::{check_user_fields, Password, UserKey};
+use crate::limits::{AccountAttempt, AccountCaps};
 use crate::users::{self, public_view, PASSWORD};
 
 /// A sign-up (documents the hand-parsed body of `POST /signup`).
@@ -112,9 +113,10 @@ pub(crate) struct SignInRequest {
 ///
 /// Checks the email address and password and starts a session: a short-lived session token
 /// (`token`, for `Authorization: Bearer`) and a single-use `refresh_token`. Every failed
-/// sign-in answers the same 401 whatever was wrong. Attempts are limited per client address
-/// and per account (`SIGNIN_MAX_PER_CLIENT`, `SIGNIN_MAX_PER_ACCOUNT` per
-/// `AUTH_LIMIT_WINDOW_SECS`): past the limit, 429 with `Retry-After`.
+/// sign-in answers the same 401 whatever was wrong. Attempts are limited per client address,
+/// per account from one client address, and per account (`SIGNIN_MAX_PER_CLIENT`,
+/// `SIGNIN_MAX_PER_ACCOUNT_CLIENT`, `SIGNIN_MAX_PER_ACCOUNT` per `AUTH_LIMIT_WINDOW_SECS`):
+/// past a limit, 429 with `Retry-After`.
 #[utoipa::path(
     post,
     path = "/signin",
@@ -148,10 +150,16 @@ pub async fn sign_in(
             settings.signin_max_per_client,
         )
         .await?;
-    let account_bucket = format!("signin:key:{}", key.as_str());
+    let attempt = AccountAttempt::new("signin", key.as_str(), client_network(&req));
     state
         .limits
-        .hit(&account_bucket, settings.signin_max_per_account)
+        .hit_account(
+            &attempt,
+            AccountCaps {
+                per_client: settings.signin_max_per_account_client,
+                per_account: settings.signin_max_per_account,
+            },
+        )
         .await?;
 
     let user = state.users.find_matching(&key, extra).await?;
@@ -188,7 +196,7 @@ pub async fn sign_in(
             }
         }
     }
-    state.limits.clear(&account_bucket).await?;
+    state.limits.clear_account(&attempt).await?;
     let tokens = state.sessions.start(&user_id, key.as_str()).await?;
     // The address's owner may have removed this password while it was being checked (a
     // sign-up they did not make): then this session must not live.

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::{string_field, State, UserProfile};
 use crate::domain::UserKey;
+use crate::limits::{AccountAttempt, AccountCaps};
 use crate::otp::{Check, OtpClaims};
 use crate::users::{self, public_view};
 
@@ -38,9 +39,9 @@ pub(crate) struct CodeIssued {
 ///
 /// Issues a one-time code for an email address and mails it if the address belongs to a user.
 /// The answer is the same for known and unknown addresses, so it tells nothing about who has
-/// an account. Requests are limited per client address and per address
-/// (`PASSGEN_MAX_PER_CLIENT`, `PASSGEN_MAX_PER_ACCOUNT`): past the limit, 429 with
-/// `Retry-After`.
+/// an account. Requests are limited per client address, per address from one client address,
+/// and per address (`PASSGEN_MAX_PER_CLIENT`, `PASSGEN_MAX_PER_ACCOUNT_CLIENT`,
+/// `PASSGEN_MAX_PER_ACCOUNT`): past a limit, 429 with `Retry-After`.
 #[utoipa::path(
     post,
     path = "/passgen",
@@ -70,9 +71,12 @@ pub async fn send_code(
         .await?;
     state
         .limits
-        .hit(
-            &format!("passgen:key:{}", key.as_str()),
-            settings.passgen_max_per_account,
+        .hit_account(
+            &AccountAttempt::new("passgen", key.as_str(), client_network(&req)),
+            AccountCaps {
+                per_client: settings.passgen_max_per_account_client,
+                per_account: settings.passgen_max_per_account,
+            },
         )
         .await?;
 
@@ -159,10 +163,11 @@ pub(crate) struct CodeVerified {
         (status = 401, description = "`X-API-Key` is missing or not valid, or a Bearer token was sent that is not valid", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Too many wrong tries of this code (ask for a new one), or too many codes tried for this address in the window (`PASSVER_MAX_PER_ACCOUNT`); `Retry-After` says when (also `valid: false`)", body = ErrorBody),
+        (status = 429, description = "Too many wrong tries of this code (ask for a new one), or too many codes tried for this address in the window (`PASSVER_MAX_PER_ACCOUNT_CLIENT` from one client address, `PASSVER_MAX_PER_ACCOUNT` from all); `Retry-After` says when (also `valid: false`)", body = ErrorBody),
     ),
 )]
 pub async fn verify_code(
+    req: HttpRequest,
     state: State,
     signed_in: MaybeAuthUser,
     body: web::Json<Value>,
@@ -179,12 +184,12 @@ pub async fn verify_code(
     };
     // Each code dies after a few wrong tries, and new codes are limited per window; this
     // bounds the guesses over all of an account's codes too.
-    let bucket = format!("passver:key:{}", key.as_str());
-    if let Err(limited) = state
-        .limits
-        .hit(&bucket, state.settings.passver_max_per_account)
-        .await
-    {
+    let attempt = AccountAttempt::new("passver", key.as_str(), client_network(&req));
+    let caps = AccountCaps {
+        per_client: state.settings.passver_max_per_account_client,
+        per_account: state.settings.passver_max_per_account,
+    };
+    if let Err(limited) = state.limits.hit_account(&attempt, caps).await {
         return match limited.retry_after_secs() {
             Some(secs) if limited.code() == ErrorCode::RateLimited => Ok(too_many(
                 "too many codes tried for this address; retry later",
@@ -194,7 +199,7 @@ pub async fn verify_code(
         };
     }
     match state.otps.check(&claims.extra.oid, &key, code).await? {
-        Check::Valid => state.limits.clear(&bucket).await?,
+        Check::Valid => state.limits.clear_account(&attempt).await?,
         Check::Wrong => return Ok(refusal("the code is not valid")),
         Check::Unusable => return Ok(refusal("the code is not valid or has expired")),
         Check::Exhausted => return Ok(too_many("too many wrong codes; ask for a new one", 60)),

@@ -55,6 +55,16 @@ pub async fn post(app: &TestApp, path: &str, body: Value) -> Response {
         .expect("auth-svc answers")
 }
 
+/// [`post`] from the client address the gateway saw (`X-Real-IP`).
+pub async fn post_from(app: &TestApp, address: &str, path: &str, body: Value) -> Response {
+    app.post(&format!("{BASE}{path}"))
+        .header("X-Real-IP", address)
+        .json(&body)
+        .send()
+        .await
+        .expect("auth-svc answers")
+}
+
 pub async fn sign_up(app: &TestApp, key: &str, document: Value) -> Response {
     post(
         app,

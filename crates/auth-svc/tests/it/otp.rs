@@ -446,6 +446,63 @@ async fn code_requests_are_limited_per_key() {
 }
 
 #[tokio::test]
+async fn a_client_flooding_an_address_with_codes_blocks_only_itself() {
+    let (app, smtp) = app_with_mail(&[("PASSGEN_MAX_PER_ACCOUNT_CLIENT", "2")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let ask = |address: &'static str| {
+        post_from(
+            &app,
+            address,
+            "/passgen",
+            json!({ "_key": "ada@example.com" }),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(ask("203.0.113.7").await.status(), 200);
+    }
+    assert_eq!(ask("203.0.113.7").await.status(), 429);
+    let owner = ask("198.51.100.2").await;
+    assert_eq!(owner.status(), 200);
+    let otp_token = json(owner).await["otp_token"].as_str().unwrap().to_owned();
+    let code = nth_code_mailed_to(&smtp, "ada@example.com", 3).await;
+    assert_eq!(
+        passver(&app, "ada@example.com", &code, &otp_token)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_from_one_client_do_not_lock_the_owner_out() {
+    let (app, smtp) = app_with_mail(&[("PASSVER_MAX_PER_ACCOUNT_CLIENT", "3")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    // The attacker asks for a code of their own for the address, then guesses.
+    let attackers = json(passgen(&app, "ada@example.com").await).await["otp_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let check = |address: &'static str, code: String, token: String| {
+        post_from(
+            &app,
+            address,
+            "/passver",
+            json!({ "_key": "ada@example.com", "_password": code, "token": token }),
+        )
+    };
+    for guess in ["000000", "111111", "222222"] {
+        let response = check("203.0.113.7", guess.into(), attackers.clone()).await;
+        assert_eq!(response.status(), 400);
+    }
+    let response = check("203.0.113.7", "333333".into(), attackers.clone()).await;
+    assert_eq!(response.status(), 429);
+    let owner = json(passgen(&app, "ada@example.com").await).await;
+    let otp_token = owner["otp_token"].as_str().unwrap().to_owned();
+    let code = nth_code_mailed_to(&smtp, "ada@example.com", 2).await;
+    assert_eq!(check("198.51.100.2", code, otp_token).await.status(), 200);
+}
+
+#[tokio::test]
 async fn code_requests_are_limited_per_client() {
     let (app, _smtp) = app_with_mail(&[("PASSGEN_MAX_PER_CLIENT", "2")]).await;
     assert_eq!(passgen(&app, "a@example.com").await.status(), 200);

@@ -110,6 +110,68 @@ async fn sign_ins_are_limited_per_account() {
     assert_eq!(error_code(response).await, "rate_limited");
 }
 
+async fn sign_in_from(
+    app: &test_support::TestApp,
+    address: &str,
+    password: &str,
+) -> reqwest::Response {
+    post_from(
+        app,
+        address,
+        "/signin",
+        json!({ "_key": "ada@example.com", "_password": password }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_client_guessing_an_account_locks_out_only_itself() {
+    let app = spawn_with(&[("SIGNIN_MAX_PER_ACCOUNT_CLIENT", "3")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    let attacker = "203.0.113.7";
+    for _ in 0..3 {
+        assert_eq!(sign_in_from(&app, attacker, "guess").await.status(), 401);
+    }
+    assert_eq!(sign_in_from(&app, attacker, PASSWORD).await.status(), 429);
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.2", PASSWORD).await.status(),
+        200
+    );
+    // The owner's success does not hand the attacker new guesses.
+    assert_eq!(sign_in_from(&app, attacker, "guess").await.status(), 429);
+}
+
+#[tokio::test]
+async fn the_account_limit_holds_across_clients() {
+    let app = spawn_with(&[("SIGNIN_MAX_PER_ACCOUNT", "3")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    for n in 1..=3 {
+        let address = format!("203.0.113.{n}");
+        assert_eq!(sign_in_from(&app, &address, "guess").await.status(), 401);
+    }
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.2", PASSWORD).await.status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn attempts_refused_for_a_client_do_not_use_up_the_account() {
+    let app = spawn_with(&[
+        ("SIGNIN_MAX_PER_ACCOUNT_CLIENT", "2"),
+        ("SIGNIN_MAX_PER_ACCOUNT", "4"),
+    ])
+    .await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    for _ in 0..10 {
+        sign_in_from(&app, "203.0.113.7", "guess").await;
+    }
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.2", PASSWORD).await.status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn the_account_limit_does_not_lock_out_other_accounts() {
     let app = spawn_with(&[("SIGNIN_MAX_PER_ACCOUNT", "2")]).await;
