@@ -3,7 +3,7 @@
 //! (linked OAuth identities), `_verified` (the owner of `_key` proved it), `_created`, and the
 //! user's own fields.
 
-use coglex_common::web::Core;
+use coglex_common::web::{AuthUser, Core};
 use coglex_common::{render, ApiError};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
@@ -113,10 +113,27 @@ impl Users {
     }
 
     /// Applies a checked update to the user with this key; returns the user after it.
-    pub async fn update(&self, key: &str, update: Document) -> Result<Option<Document>, ApiError> {
+    /// The signed-in user's own document, by id and key both: a session reaches nothing once
+    /// its user is gone, not even a later account for the same address.
+    pub async fn find_own(&self, user: &AuthUser) -> Result<Option<Document>, ApiError> {
+        let Some(filter) = own(user) else {
+            return Ok(None);
+        };
+        Ok(self.users.find_one(filter).await?)
+    }
+
+    /// Applies `update` to the signed-in user's own document (see [`Self::find_own`]).
+    pub async fn update_own(
+        &self,
+        user: &AuthUser,
+        update: Document,
+    ) -> Result<Option<Document>, ApiError> {
+        let Some(filter) = own(user) else {
+            return Ok(None);
+        };
         Ok(self
             .users
-            .find_one_and_update(doc! { KEY: key }, update)
+            .find_one_and_update(filter, update)
             .return_document(ReturnDocument::After)
             .await?)
     }
@@ -193,6 +210,11 @@ pub fn public_view(user: Document) -> Value {
         .filter(|(k, _)| !k.starts_with('_') || k == "_id" || k == KEY)
         .collect();
     render::document(visible)
+}
+
+fn own(user: &AuthUser) -> Option<Document> {
+    let id = ObjectId::parse_str(&user.user_id).ok()?;
+    Some(doc! { "_id": id, KEY: &user.user_key })
 }
 
 pub fn user_id(user: &Document) -> Result<String, ApiError> {

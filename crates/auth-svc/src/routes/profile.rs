@@ -11,9 +11,9 @@ use super::{State, UserProfile};
 use crate::domain::{check_profile_update, UserKey};
 use crate::users::public_view;
 
-fn own_key(path: &str, user: &AuthUser) -> Result<UserKey, ApiError> {
+fn check_own_key(path: &str, user: &AuthUser) -> Result<(), ApiError> {
     match UserKey::parse(path) {
-        Ok(key) if key.as_str() == user.user_key => Ok(key),
+        Ok(key) if key.as_str() == user.user_key => Ok(()),
         _ => Err(ApiError::not_found("no such user")),
     }
 }
@@ -38,10 +38,10 @@ pub async fn get_profile(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = own_key(&path, &user)?;
+    check_own_key(&path, &user)?;
     let found = state
         .users
-        .find(key.as_str())
+        .find_own(&user)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
     Ok(HttpResponse::Ok().json(public_view(found)))
@@ -84,14 +84,14 @@ pub async fn update_profile(
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = own_key(&path, &user)?;
+    check_own_key(&path, &user)?;
     let update = body
         .get("document")
         .ok_or_else(|| ApiError::bad_request("`document` is required"))?;
     let update = check_profile_update(update, &state.settings.auth_protected_fields)?;
     let updated = state
         .users
-        .update(key.as_str(), update)
+        .update_own(&user, update)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
     Ok(HttpResponse::Ok().json(public_view(updated)))

@@ -46,6 +46,31 @@ async fn another_users_profile_is_404_like_a_missing_one() {
 }
 
 #[tokio::test]
+async fn a_session_of_a_removed_user_does_not_reach_a_new_account_for_the_address() {
+    let app = spawn().await;
+    let old = new_session(&app, "ada@example.com").await;
+    let users = app.database.collection::<mongodb::bson::Document>("_USERS");
+    users
+        .delete_one(mongodb::bson::doc! { "_key": "ada@example.com" })
+        .await
+        .unwrap();
+    let new = new_session(&app, "ada@example.com").await;
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&new)).await,
+        200
+    );
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&old)).await,
+        404
+    );
+    let change = json!({ "$set": { "name": "changed" } });
+    let response = patch_profile(&app, "ada@example.com", token(&old), change).await;
+    assert_eq!(response.status(), 404);
+    let ada = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(ada.get_str("name").unwrap(), "Test User");
+}
+
+#[tokio::test]
 async fn updating_another_users_profile_is_404_and_changes_nothing() {
     let app = spawn().await;
     new_session(&app, "ada@example.com").await;
