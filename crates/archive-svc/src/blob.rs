@@ -28,7 +28,8 @@ pub type BlobIds<'a> = BoxStream<'a, Result<ObjectId, ApiError>>;
 pub trait BlobStore: Send + Sync {
     /// Starts a new blob stored under `id`.
     async fn create(&self, id: ObjectId) -> Result<Box<dyn BlobWriter>, ApiError>;
-    /// Streams bytes `range` (end exclusive, within the blob) of blob `id`.
+    /// Streams bytes `range` (end exclusive, within the blob) of blob `id`; [`missing`] when
+    /// there is no such blob.
     async fn read(&self, id: ObjectId, range: Range<u64>) -> Result<BlobStream, ApiError>;
     /// Removes blob `id`, complete or partial; a blob that is already gone is not an error.
     async fn delete(&self, id: ObjectId) -> Result<(), ApiError>;
@@ -44,6 +45,12 @@ pub trait BlobWriter: Send {
     async fn commit(self: Box<Self>) -> Result<(), ApiError>;
     /// Removes everything written so far.
     async fn abort(self: Box<Self>);
+}
+
+/// There is no blob `id`: 404 to the client if its record went too (a delete in between),
+/// which the caller decides.
+fn missing(id: ObjectId) -> ApiError {
+    ApiError::not_found("no such file").with_source(anyhow::anyhow!("blob {id} is missing"))
 }
 
 /// A blob store failure is ours, not the client's: 500, cause in the log.

@@ -58,7 +58,7 @@ impl BlobStore for GridFs {
             .files
             .find_one(doc! { "_id": id })
             .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("GridFS file {id} is missing")))?;
+            .ok_or_else(|| super::missing(id))?;
         let chunk_size = match file.get("chunkSize") {
             Some(Bson::Int32(n)) if *n > 0 => u64::from(n.unsigned_abs()),
             Some(Bson::Int64(n)) if *n > 0 => n.unsigned_abs(),
@@ -70,7 +70,7 @@ impl BlobStore for GridFs {
         };
         let first = range.start / chunk_size;
         let last = (range.end - 1) / chunk_size;
-        let cursor = self
+        let mut cursor = self
             .chunks
             .find(doc! {
                 "files_id": id,
@@ -79,8 +79,12 @@ impl BlobStore for GridFs {
             .sort(doc! { "n": 1 })
             .batch_size(CHUNKS_PER_BATCH)
             .await?;
+        // The first chunk is read before anything is answered: a blob deleted since its files
+        // document was read is then still "missing" rather than a response cut off at once.
+        let head = cursor.try_next().await?.ok_or_else(|| super::missing(id))?;
         let mut expected = first;
-        let stream = cursor.map(move |chunk| {
+        let chunks = futures_util::stream::iter([Ok(head)]).chain(cursor);
+        let stream = chunks.map(move |chunk| {
             let chunk = chunk.map_err(std::io::Error::other)?;
             let n = match chunk.get("n") {
                 Some(Bson::Int32(n)) => i64::from(*n),

@@ -74,7 +74,10 @@ impl BlobStore for LocalDir {
     async fn read(&self, id: ObjectId, range: Range<u64>) -> Result<BlobStream, ApiError> {
         let mut file = File::open(self.path(id))
             .await
-            .map_err(|e| io_error("opening a stored file", e))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => super::missing(id),
+                _ => io_error("opening a stored file", e),
+            })?;
         file.seek(SeekFrom::Start(range.start))
             .await
             .map_err(|e| io_error("seeking in a stored file", e))?;

@@ -320,13 +320,20 @@ pub async fn download_file(
         }
     };
     let id = record.id;
-    let body = state
-        .blobs
-        .read(id, bytes.clone())
-        .await?
-        .inspect_err(move |e| {
-            tracing::error!(error = %e, blob = %id, "a download failed midway");
-        });
+    let body = match state.blobs.read(id, bytes.clone()).await {
+        Ok(body) => body,
+        // A delete since the record was read: it removes the record, then the blob.
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            return Err(match state.records.find_one(doc! { "_id": id }).await? {
+                Some(_) => ApiError::internal(anyhow::anyhow!("file {id} has no blob")),
+                None => not_found(),
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    .inspect_err(move |e| {
+        tracing::error!(error = %e, blob = %id, "a download failed midway");
+    });
     let mut response = HttpResponse::build(status);
     if status == StatusCode::PARTIAL_CONTENT {
         response.insert_header((

@@ -92,3 +92,28 @@ async fn a_download_is_revalidated_with_its_etag() {
     assert_eq!(again.status(), 304);
     assert!(again.bytes().await.unwrap().is_empty());
 }
+
+both_backends! {
+    async fn a_download_racing_a_delete_is_whole_or_404(backend) {
+        // The download may read the record just before the delete removes it, and the blob
+        // just after: that is a file that is gone, not a server error.
+        let archive = spawn(backend).await;
+        let ada = archive.user("ada@example.com").await;
+        let mut statuses = std::collections::BTreeMap::new();
+        for _ in 0..40 {
+            let created = archive.upload_ok(&ada, file("pixel.png", "image/png", PNG)).await;
+            let id = created["_id"].as_str().unwrap();
+            let (download, deleted) =
+                tokio::join!(archive.download(&ada, id).send(), archive.delete(&ada, id));
+            assert_eq!(deleted.status(), 200);
+            let download = download.unwrap();
+            let status = download.status().as_u16();
+            *statuses.entry(status).or_insert(0) += 1;
+            match status {
+                200 => assert_eq!(download.bytes().await.unwrap(), PNG),
+                _ => assert_eq!(error_code(download, 404).await, "not_found"),
+            }
+        }
+        assert!(statuses.keys().all(|s| [200, 404].contains(s)), "{statuses:?}");
+    }
+}
