@@ -6,6 +6,7 @@ use coglex_common::web::{json_array, ErrorBody};
 use coglex_common::{render, ApiError};
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::error::ErrorKind;
+use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -429,6 +430,7 @@ pub(crate) async fn update_documents(
     check_encodable(&update)?;
 
     let collection = state.collection(&name);
+    check_filter_in_time(&state, &collection, &filter).await?;
     let result = bounded(&state, collection.update_many(filter, update)).await?;
     Ok(HttpResponse::Ok().json(UpdateResponse {
         matched: result.matched_count,
@@ -505,10 +507,26 @@ pub(crate) async fn delete_documents(
     let filter = required_query(body.query.as_ref(), "delete", &access)?;
 
     let collection = state.collection(&name);
+    check_filter_in_time(&state, &collection, &filter).await?;
     let result = bounded(&state, collection.delete_many(filter)).await?;
     Ok(HttpResponse::Ok().json(DeleteResponse {
         deleted: result.deleted_count,
     }))
+}
+
+/// Bulk writes take no `maxTimeMS`, and the server goes on with one the request stopped
+/// waiting for. So the filter is first evaluated by a count, which does: a filter too slow
+/// to finish within `STORAGE_MAX_TIME_MS` is 503 before anything is written, and one that
+/// passes costs the write about as much again.
+async fn check_filter_in_time(
+    state: &StorageState,
+    collection: &Collection<Document>,
+    filter: &Document,
+) -> Result<(), ApiError> {
+    let count = collection
+        .count_documents(filter.clone())
+        .max_time(state.settings.max_time());
+    bounded(state, count).await.map(drop)
 }
 
 /// The filter for one document by its path id, within what the caller may reach.

@@ -2,7 +2,7 @@
 //! malformed values, limits, and database failures, always as clean 4xx/503 JSON errors.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -299,4 +299,51 @@ async fn nul_characters_in_nested_field_names_are_400_not_500() {
         .delete_many("notes", json!({"query": {"a": {"b\u{0}": 1}}}))
         .await;
     assert_eq!(error(response).await, (400, "bad_request".into()));
+}
+
+/// A filter whose every evaluation builds a large array: slow on any collection of size.
+fn slow_filter() -> Value {
+    json!({"$expr": {"$gt": [{"$size": {"$range": [0, 300000]}}, 0]}})
+}
+
+async fn slow_collection() -> Storage {
+    let storage = spawn_storage_with(&[("STORAGE_MAX_TIME_MS", "100")]).await;
+    let documents: Vec<Value> = (0..200).map(|n| json!({"n": n})).collect();
+    storage
+        .ada()
+        .insert_ok("notes", Value::Array(documents))
+        .await;
+    storage
+}
+
+#[tokio::test]
+async fn a_find_slower_than_the_time_limit_is_503() {
+    let storage = slow_collection().await;
+    let query = slow_filter().to_string();
+    let started = std::time::Instant::now();
+    let response = storage.ada().find("notes", &[("query", &query)]).await;
+    assert_eq!(response.status(), 503, "after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_bulk_write_whose_filter_is_too_slow_is_503_and_writes_nothing() {
+    let storage = slow_collection().await;
+    let response = storage
+        .ada()
+        .update_many(
+            "notes",
+            json!({"query": slow_filter(), "document": {"$set": {"touched": true}}}),
+        )
+        .await;
+    assert_eq!(response.status(), 503);
+    let response = storage
+        .ada()
+        .delete_many("notes", json!({"query": slow_filter()}))
+        .await;
+    assert_eq!(response.status(), 503);
+    // Long enough for a write the server kept running to have finished.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let stored = storage.stored("notes").await;
+    assert_eq!(stored.len(), 200);
+    assert!(stored.iter().all(|d| !d.contains_key("touched")));
 }
