@@ -19,6 +19,13 @@ async fn app_for(fakes: &[&FakeOAuth], allowlist: &str) -> TestApp {
     spawn_with_pairs(pairs, &[("OAUTH_REDIRECT_ALLOWLIST", allowlist)]).await
 }
 
+/// A local Facebook with `user` signed in, and auth-svc configured for it.
+async fn facebook_app(user: ProviderUser) -> (FakeOAuth, TestApp) {
+    let facebook = FakeOAuth::start(Flavor::Facebook, user).await;
+    let app = app_for(&[&facebook], REDIRECT).await;
+    (facebook, app)
+}
+
 async fn start(app: &TestApp, provider: &str, redirect: &str) -> reqwest::Response {
     post(
         app,
@@ -254,12 +261,12 @@ async fn a_proven_account_keeps_its_sessions_at_the_next_provider_sign_in() {
 
 #[tokio::test]
 async fn a_facebook_sign_in_works_without_pkce() {
-    let facebook = FakeOAuth::start(
-        Flavor::Facebook,
-        ProviderUser::new("10158", "Grace Hopper", "grace@example.com"),
-    )
+    let (facebook, app) = facebook_app(ProviderUser::new(
+        "10158",
+        "Grace Hopper",
+        "grace@example.com",
+    ))
     .await;
-    let app = app_for(&[&facebook], REDIRECT).await;
     let started = json(start(&app, "facebook", REDIRECT).await).await;
     let url = reqwest::Url::parse(started["authorization_url"].as_str().unwrap()).unwrap();
     assert!(!query(&url).contains_key("code_challenge"));
@@ -410,8 +417,7 @@ async fn a_google_account_with_an_unverified_email_is_refused() {
 async fn a_provider_account_without_an_email_is_refused() {
     let mut user = ProviderUser::new("10158", "Grace Hopper", "unused@example.com");
     user.email = None;
-    let facebook = FakeOAuth::start(Flavor::Facebook, user).await;
-    let app = app_for(&[&facebook], REDIRECT).await;
+    let (facebook, app) = facebook_app(user).await;
     let back = consent(&app, &facebook, "facebook", REDIRECT).await;
     let response = finish(&app, "facebook", REDIRECT, &back).await;
     assert_eq!(response.status(), 400);
@@ -448,12 +454,12 @@ async fn an_unreachable_provider_is_502_without_details() {
 #[tokio::test]
 async fn the_callback_url_alone_signs_no_one_in() {
     // Code and state pass through browser history, logs and referrers; the verifier does not.
-    let facebook = FakeOAuth::start(
-        Flavor::Facebook,
-        ProviderUser::new("10158", "Grace Hopper", "grace@example.com"),
-    )
+    let (facebook, app) = facebook_app(ProviderUser::new(
+        "10158",
+        "Grace Hopper",
+        "grace@example.com",
+    ))
     .await;
-    let app = app_for(&[&facebook], REDIRECT).await;
     let back = consent(&app, &facebook, "facebook", REDIRECT).await;
     let without = post(
         &app,
@@ -486,12 +492,8 @@ async fn the_callback_url_alone_signs_no_one_in() {
 async fn a_planted_callback_does_not_sign_the_victim_into_the_attackers_account() {
     // Login CSRF: the attacker consents with their own account and sends the victim's browser
     // to the callback while the victim's client has a sign-in of its own under way.
-    let facebook = FakeOAuth::start(
-        Flavor::Facebook,
-        ProviderUser::new("666", "Mallory", "mallory@example.com"),
-    )
-    .await;
-    let app = app_for(&[&facebook], REDIRECT).await;
+    let (facebook, app) =
+        facebook_app(ProviderUser::new("666", "Mallory", "mallory@example.com")).await;
     let attackers = consent(&app, &facebook, "facebook", REDIRECT).await;
     let victims = json(start(&app, "facebook", REDIRECT).await).await;
     let planted = Callback {
