@@ -66,7 +66,7 @@ impl Otps {
         self.lifetime
     }
 
-    /// Expiry, and the key's live codes, which a new code retires.
+    /// Expiry, and the key's live codes, which a valid code retires.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         crate::indexes::expire_records(&self.codes).await?;
         let by_key = IndexModel::builder()
@@ -80,15 +80,11 @@ impl Otps {
         self.codes.create_index(by_key).await.map(|_| ())
     }
 
-    /// Stores a new code for `key`, retiring its earlier ones, so that only the latest code's
-    /// tries count; returns the record id and the code (to email, never to return).
+    /// Stores a new code for `key`; returns the record id and the code (to email, never to
+    /// return). Earlier codes stay usable: anyone may ask for a code for any address, so
+    /// retiring them would let a stranger void the owner's code as fast as it is mailed. The
+    /// guesses over all of an address's codes are bounded by the per-address check limits.
     pub async fn issue(&self, key: &UserKey) -> Result<(String, String), ApiError> {
-        self.codes
-            .update_many(
-                doc! { "key": key.as_str(), "used": false },
-                doc! { "$set": { "used": true } },
-            )
-            .await?;
         let oid = uuid::Uuid::new_v4().simple().to_string();
         let code = self.draw_code();
         let record = doc! {
@@ -103,7 +99,8 @@ impl Otps {
         Ok((oid, code))
     }
 
-    /// Checks a code; a valid one is consumed (single use), a wrong one costs a try.
+    /// Checks a code; a valid one is consumed (single use) and retires the key's other codes,
+    /// a wrong one costs a try.
     pub async fn check(&self, oid: &str, key: &UserKey, code: &str) -> Result<Check, ApiError> {
         let usable = doc! {
             "_id": oid,
@@ -143,11 +140,17 @@ impl Otps {
                 doc! { "$set": { "used": true } },
             )
             .await?;
-        Ok(if consumed.modified_count == 1 {
-            Check::Valid
-        } else {
-            Check::Unusable
-        })
+        if consumed.modified_count == 0 {
+            return Ok(Check::Unusable);
+        }
+        // The address is proven; codes still in its mailbox must not sign in again later.
+        self.codes
+            .update_many(
+                doc! { "key": key.as_str(), "used": false },
+                doc! { "$set": { "used": true } },
+            )
+            .await?;
+        Ok(Check::Valid)
     }
 
     fn draw_code(&self) -> String {
