@@ -3,9 +3,9 @@
 //!
 //! The file is never held whole in memory. It is spooled to an unnamed temporary file while it
 //! arrives (the original README sends `key` after `file`, and the key must be known before
-//! Gemini is asked for an upload), counted against `GENERATION_FILE_MAX_BYTES` (413), typed from
-//! its first bytes (415 for unsupported types), then sent to Gemini in
-//! `GENERATION_UPLOAD_CHUNK_BYTES` pieces.
+//! Gemini is asked for an upload), typed from its first bytes as soon as they are in (415 for
+//! unsupported types, before the rest is read), counted against `GENERATION_FILE_MAX_BYTES`
+//! (413), then sent to Gemini in `GENERATION_UPLOAD_CHUNK_BYTES` pieces.
 
 use actix_multipart::{Field, Multipart};
 use actix_web::http::header::CONTENT_LENGTH;
@@ -30,8 +30,9 @@ const MAX_KEY_FIELD_BYTES: usize = 1024;
 /// A received file, on disk.
 struct Spooled {
     file: tokio::fs::File,
+    /// Never 0: an empty file is refused.
     size: u64,
-    head: Vec<u8>,
+    mime_type: &'static str,
     file_name: Option<String>,
 }
 
@@ -97,8 +98,9 @@ pub(crate) struct UploadedFile {
 ///
 /// Uploads a file to the Gemini Files API (for a `fileData` part of `POST /converse`) and
 /// answers Gemini's `File` as `{"fileData": {..., "fileUri"}}`. The file is never held whole
-/// in memory: it is spooled to disk as it arrives, checked against
-/// `GENERATION_FILE_MAX_BYTES`, typed from its first bytes, then sent to Gemini in pieces.
+/// in memory: it is spooled to disk as it arrives, typed from its first bytes (a refused type
+/// is answered before the rest is read), checked against `GENERATION_FILE_MAX_BYTES`, then
+/// sent to Gemini in pieces.
 #[utoipa::path(
     post,
     path = "/file",
@@ -158,18 +160,13 @@ pub(crate) async fn upload_file(
         }
     }
     let mut spooled = spooled.ok_or_else(|| ApiError::bad_request("`file` is required"))?;
-    if spooled.size == 0 {
-        return Err(ApiError::bad_request("the file is empty"));
-    }
-    let mime_type = detect_file_type(&spooled.head, spooled.file_name.as_deref())
-        .map_err(|e| ApiError::new(ErrorCode::UnsupportedMediaType, e.0))?;
     let key = state.key(key)?;
     let display_name = spooled
         .file_name
         .as_deref()
         .and_then(DisplayName::from_file_name);
 
-    let file = send_to_gemini(&state, &key, mime_type, display_name.as_ref(), &mut spooled).await?;
+    let file = send_to_gemini(&state, &key, display_name.as_ref(), &mut spooled).await?;
     Ok(HttpResponse::Ok().json(file_data(file)))
 }
 
@@ -177,13 +174,12 @@ pub(crate) async fn upload_file(
 async fn send_to_gemini(
     state: &State,
     key: &GeminiKey,
-    mime_type: &str,
     display_name: Option<&DisplayName>,
     spooled: &mut Spooled,
 ) -> Result<Value, ApiError> {
     let session = state
         .gemini
-        .start_upload(key, mime_type, spooled.size, display_name)
+        .start_upload(key, spooled.mime_type, spooled.size, display_name)
         .await?;
     spooled.file.rewind().await.map_err(|e| {
         ApiError::internal(anyhow::Error::new(e).context("rewinding the spooled upload"))
@@ -240,15 +236,20 @@ async fn spool(field: &mut Field, max_bytes: u64) -> Result<Spooled, ApiError> {
     let mut file = tokio::fs::File::from_std(temp);
     let mut size = 0u64;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut mime_type = None;
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(malformed)?;
         size += chunk.len() as u64;
         if size > max_bytes {
             return Err(too_large(max_bytes));
         }
-        if head.len() < SNIFF_BYTES {
+        if mime_type.is_none() {
             let take = (SNIFF_BYTES - head.len()).min(chunk.len());
             head.extend_from_slice(&chunk[..take]);
+            // A file of a refused type is refused now, not after all of it has been spooled.
+            if head.len() == SNIFF_BYTES {
+                mime_type = Some(file_type(&head, file_name.as_deref())?);
+            }
         }
         file.write_all(&chunk)
             .await
@@ -257,12 +258,24 @@ async fn spool(field: &mut Field, max_bytes: u64) -> Result<Spooled, ApiError> {
     file.flush()
         .await
         .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("spooling an upload")))?;
+    if size == 0 {
+        return Err(ApiError::bad_request("the file is empty"));
+    }
+    let mime_type = match mime_type {
+        Some(known) => known,
+        None => file_type(&head, file_name.as_deref())?,
+    };
     Ok(Spooled {
         file,
         size,
-        head,
+        mime_type,
         file_name,
     })
+}
+
+fn file_type(head: &[u8], file_name: Option<&str>) -> Result<&'static str, ApiError> {
+    detect_file_type(head, file_name)
+        .map_err(|e| ApiError::new(ErrorCode::UnsupportedMediaType, e.0))
 }
 
 fn too_large(max_bytes: u64) -> ApiError {

@@ -1,8 +1,10 @@
 //! `POST /file`: a multipart file goes to the Gemini Files API by its resumable upload
 //! protocol, typed from its bytes, and comes back as the original's `{"fileData": {...}}`.
 
+use futures_util::StreamExt;
 use serde_json::Value;
 use test_support::fake_gemini::{CHUNK_GRANULARITY, FAKE_GEMINI_KEY};
+use test_support::multipart::{Form, BOUNDARY};
 
 use crate::helpers::*;
 
@@ -168,6 +170,34 @@ async fn an_unsupported_type_is_415_and_nothing_is_uploaded() {
     let (status, code, message) = error_of(response).await;
     assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
     assert!(message.contains("application/zip"), "{message}");
+    assert_eq!(app.gemini.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_unsupported_type_is_415_before_the_rest_of_the_file_arrives() {
+    let app = spawn_app().await;
+    let mut head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.zip\"\r\n\r\n"
+    )
+    .into_bytes();
+    head.extend_from_slice(b"PK\x03\x04\x14\0\0\0\x08\0");
+    head.resize(head.len() + 64 * 1024, b'z');
+    // The body then stays open: only the type check can answer before it ends.
+    let body = futures_util::stream::once(async { Ok::<_, std::io::Error>(head) })
+        .chain(futures_util::stream::pending());
+    let request = app
+        .post("/service/generation/v1/file")
+        .header("Content-Type", Form::new().content_type())
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), request)
+        .await
+        .expect("an answer while the file is still arriving")
+        .unwrap();
+
+    let (status, code, _) = error_of(response).await;
+    assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
     assert_eq!(app.gemini.hits(), 0);
 }
 
