@@ -7,6 +7,7 @@
 //! tests and the local stack all run this same function.
 
 mod actor;
+mod collection_cap;
 pub mod domain;
 mod owner_index;
 mod routes;
@@ -20,6 +21,7 @@ use mongodb::{Collection, Database};
 
 pub use settings::Settings;
 
+use collection_cap::CollectionCap;
 use domain::collection_name::CollectionName;
 use domain::policy::{Policies, Policy};
 use owner_index::OwnerIndexes;
@@ -35,6 +37,7 @@ pub struct StorageState {
     policies: Policies,
     db: Database,
     owner_indexes: OwnerIndexes,
+    collection_cap: CollectionCap,
 }
 
 impl StorageState {
@@ -55,6 +58,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let core = Core::connect(core_settings, "storage-svc").await?;
     let state = StorageState {
         db: core.db.clone(),
+        collection_cap: CollectionCap::new(settings.storage_max_collections),
         settings,
         policies,
         owner_indexes: OwnerIndexes::default(),

@@ -36,6 +36,10 @@ pub struct Settings {
     /// (`STORAGE_MAX_PIPELINE_STAGES`).
     #[serde(default = "default_max_pipeline_stages")]
     pub storage_max_pipeline_stages: usize,
+    /// Most collections clients can name before users may create no more by writing to a new
+    /// name; the service role may (`STORAGE_MAX_COLLECTIONS`).
+    #[serde(default = "default_max_collections")]
+    pub storage_max_collections: usize,
 }
 
 fn default_policy() -> String {
@@ -62,6 +66,10 @@ fn default_max_pipeline_stages() -> usize {
     20
 }
 
+fn default_max_collections() -> usize {
+    1000
+}
+
 impl Settings {
     /// Checks the limits and parses the policies, naming the setting at fault.
     pub fn validate(&self) -> Result<Policies, ConfigError> {
@@ -83,6 +91,7 @@ impl Settings {
                 "STORAGE_MAX_PIPELINE_STAGES",
                 self.storage_max_pipeline_stages,
             ),
+            ("STORAGE_MAX_COLLECTIONS", self.storage_max_collections),
         ] {
             if value == 0 {
                 return Err(ConfigError(format!("{name} must be at least 1")));

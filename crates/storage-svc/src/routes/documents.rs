@@ -242,7 +242,8 @@ pub(crate) async fn find_document(
 /// one is refused by the database (a duplicate `_id` or unique key is 409), those written
 /// before it are removed again. In a `private` collection each document is stamped with its
 /// creator, who alone can reach it; a `read-only` collection takes writes from the service
-/// role (admin API key, no session token) only.
+/// role (admin API key, no session token) only. Users create a collection by writing to a
+/// new name only while there are fewer than `STORAGE_MAX_COLLECTIONS`.
 #[utoipa::path(
     post,
     path = "/{collection}",
@@ -253,7 +254,7 @@ pub(crate) async fn find_document(
         (status = 201, description = "Inserted; the new ids in order", body = InsertResponse),
         (status = 400, description = "Malformed body, empty or oversized batch, refused field name or value", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key, invalid session token, or no session token with a non-admin key", body = ErrorBody),
-        (status = 403, description = "The collection is reserved, or read-only for users", body = ErrorBody),
+        (status = 403, description = "The collection is reserved, read-only for users, or new while users may create no more (`STORAGE_MAX_COLLECTIONS`)", body = ErrorBody),
         (status = 404, description = "No collection can have this name", body = ErrorBody),
         (status = 409, description = "A document with the same `_id` or unique key exists; nothing was written", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
@@ -295,6 +296,10 @@ pub(crate) async fn insert_documents(
         .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
         .collect();
 
+    if matches!(actor, Actor::User(_)) {
+        let list = bounded(&state, state.db.list_collection_names());
+        state.collection_cap.admit(&name, list).await?;
+    }
     let collection = state.collection(&name);
     if access.owner().is_some() {
         state.owner_indexes.ensure(&collection);

@@ -161,3 +161,21 @@ async fn a_body_that_is_not_json_is_400() {
 
     assert_eq!(error(response).await, (400, "invalid_json".into()));
 }
+
+#[tokio::test]
+async fn users_create_no_collections_past_the_cap_but_still_write_to_existing_ones() {
+    let storage = spawn_storage_with(&[("STORAGE_MAX_COLLECTIONS", "2")]).await;
+    storage.ada().insert_ok("notes", json!([{"n": 1}])).await;
+    storage.bob().insert_ok("todos", json!([{"n": 2}])).await;
+
+    let response = storage.ada().insert("spam-1", json!([{"n": 3}])).await;
+
+    assert_eq!(error(response).await, (403, "forbidden".into()));
+    assert!(!storage.collection_names().await.contains(&"spam-1".into()));
+    storage.bob().insert_ok("notes", json!([{"n": 4}])).await;
+    storage
+        .service()
+        .insert_ok("catalog", json!([{"n": 5}]))
+        .await;
+    assert!(storage.collection_names().await.contains(&"catalog".into()));
+}
