@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{bounded, database_error, within, CollectionPath, DocumentPath, StoredDocument};
-use crate::domain::document::parse_id;
+use crate::domain::document::{check_new_id, parse_id};
 use crate::domain::policy::{Access, Actor};
 use crate::domain::projection::parse_projection;
 use crate::domain::{check_encodable, parse_json_param};
@@ -281,7 +281,9 @@ pub(crate) async fn insert_documents(
     let mut generated = Vec::new();
     for value in &body.documents {
         let mut document = parse_new_document(value)?;
-        if !document.contains_key("_id") {
+        if let Some(id) = document.get("_id") {
+            check_new_id(id)?;
+        } else {
             let id = ObjectId::new();
             generated.push(Bson::ObjectId(id));
             let mut with_id = doc! { "_id": id };

@@ -147,6 +147,48 @@ async fn a_duplicate_id_is_409_and_the_rest_of_the_batch_is_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_chosen_id_is_one_the_document_path_reaches() {
+    let storage = spawn_storage().await;
+    let oid = "65a1b2c3d4e5f60718293a4b";
+    let ids = storage
+        .ada()
+        .insert_ok("notes", json!([{"_id": "sku-42"}, {"_id": {"$oid": oid}}]))
+        .await;
+
+    for id in &ids {
+        assert_eq!(
+            storage.ada().find_one("notes", id).await.status(),
+            200,
+            "{id}"
+        );
+    }
+    assert_eq!(ids, ["sku-42", oid]);
+}
+
+#[tokio::test]
+async fn an_id_no_path_can_reach_is_400_and_nothing_of_the_batch_is_written() {
+    let storage = spawn_storage().await;
+
+    for id in [
+        json!(42),
+        json!({"a": 1}),
+        json!(null),
+        json!("65a1b2c3d4e5f60718293a4b"),
+    ] {
+        let response = storage
+            .ada()
+            .insert(
+                "notes",
+                json!([{"text": "first"}, {"_id": id, "text": "second"}]),
+            )
+            .await;
+
+        assert_eq!(error(response).await, (400, "bad_request".into()), "{id}");
+    }
+    assert!(storage.stored("notes").await.is_empty());
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_is_400() {
     let storage = spawn_storage().await;
 
