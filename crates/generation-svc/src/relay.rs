@@ -15,12 +15,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use coglex_common::error::error_body;
-use coglex_common::web::AuthUser;
 use coglex_common::ErrorCode;
 use futures_util::{Stream, StreamExt};
 
 use crate::sse::{Event, EventSplitter};
-use crate::usage::{UsageLedger, UsageMetadata, UsageProbe};
+use crate::usage::{Spender, UsageLedger, UsageMetadata, UsageProbe};
 
 /// Largest single event accepted from Gemini.
 const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
@@ -28,22 +27,22 @@ const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
 /// Records the usage of a stream when it ends, however it ends.
 pub struct UsageOnEnd {
     ledger: UsageLedger,
-    user: Option<AuthUser>,
+    spender: Option<Spender>,
     last: Option<UsageMetadata>,
 }
 
 impl UsageOnEnd {
-    pub fn new(ledger: UsageLedger, user: Option<AuthUser>) -> Self {
+    pub fn new(ledger: UsageLedger, spender: Option<Spender>) -> Self {
         Self {
             ledger,
-            user,
+            spender,
             last: None,
         }
     }
 
     /// Each chunk carries the usage so far; the last one seen is the call's.
     fn observe(&mut self, event: &Event) {
-        if self.user.is_none() {
+        if self.spender.is_none() {
             return;
         }
         if let Ok(UsageProbe {
@@ -57,13 +56,13 @@ impl UsageOnEnd {
 
 impl Drop for UsageOnEnd {
     fn drop(&mut self) {
-        let (Some(user), Some(usage)) = (self.user.take(), self.last.take()) else {
+        let (Some(spender), Some(usage)) = (self.spender.take(), self.last.take()) else {
             return;
         };
         // Dropped when the body ends or the client leaves; the write goes on without them.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let ledger = self.ledger.clone();
-            runtime.spawn(async move { ledger.record_or_log(&user, usage).await });
+            runtime.spawn(async move { ledger.record_or_log(&spender, usage).await });
         }
     }
 }

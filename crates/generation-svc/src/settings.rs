@@ -57,13 +57,17 @@ pub struct Settings {
     /// 256 KiB. Also the most of a file held in memory at once.
     #[serde(default = "default_upload_chunk_bytes")]
     pub generation_upload_chunk_bytes: usize,
-    /// Collection of per-user daily token usage (`GENERATION_USAGE_COLLECTION`).
+    /// Collection of daily token usage per spender (`GENERATION_USAGE_COLLECTION`).
     #[serde(default = "default_usage_collection")]
     pub generation_usage_collection: String,
     /// Tokens (Gemini's `totalTokenCount`) a signed-in user may use per UTC day
     /// (`GENERATION_DAILY_TOKEN_QUOTA`); 0 means no quota.
     #[serde(default)]
     pub generation_daily_token_quota: u64,
+    /// Tokens all calls without a session that use `GENERATION_KEY` may use together per UTC
+    /// day (`GENERATION_ANONYMOUS_DAILY_TOKEN_QUOTA`); 0 means no quota.
+    #[serde(default)]
+    pub generation_anonymous_daily_token_quota: u64,
 }
 
 fn default_api_base() -> String {

@@ -44,6 +44,7 @@ impl State {
             usage: UsageLedger::new(
                 db.collection(&settings.generation_usage_collection),
                 settings.generation_daily_token_quota,
+                settings.generation_anonymous_daily_token_quota,
             ),
             default_model: ModelName::parse(&settings.generation_model).map_err(|e| {
                 coglex_common::config::ConfigError(format!("GENERATION_MODEL: {e}"))

@@ -1,16 +1,19 @@
-//! Token usage per signed-in user and UTC day, from Gemini's `usageMetadata`
-//! (`promptTokenCount`, `candidatesTokenCount`, `totalTokenCount`), and the optional daily
-//! quota (`GENERATION_DAILY_TOKEN_QUOTA`) checked before each call.
+//! Token usage per spender and UTC day, from Gemini's `usageMetadata` (`promptTokenCount`,
+//! `candidatesTokenCount`, `totalTokenCount`), and the optional daily quotas checked before
+//! each call: per signed-in user (`GENERATION_DAILY_TOKEN_QUOTA`), and one shared by every
+//! call without a session that spends the server's `GENERATION_KEY`
+//! (`GENERATION_ANONYMOUS_DAILY_TOKEN_QUOTA`): the API key ships inside client apps, so
+//! without it anyone who extracts the key spends the server's Gemini budget unmetered.
 //!
-//! One document per user and day, `_id` `"<user_id>:<YYYY-MM-DD>"`, so concurrent requests add
-//! to the same document with `$inc` instead of racing to create it. The quota is checked
-//! before a call and usage added after it, so concurrent calls can overshoot it by what they
-//! use; the next call is then refused.
+//! One document per spender and day, `_id` `"<user_id or anonymous>:<YYYY-MM-DD>"`, so
+//! concurrent requests add to the same document with `$inc` instead of racing to create it.
+//! The quota is checked before a call and usage added after it, so concurrent calls can
+//! overshoot it by what they use; the next call is then refused.
 
 use std::time::Duration;
 
 use coglex_common::mongo::deadline;
-use coglex_common::web::AuthUser;
+use coglex_common::web::{AuthUser, Caller, MaybeAuthUser};
 use coglex_common::ApiError;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::UpdateOptions;
@@ -41,55 +44,105 @@ pub struct UsageProbe {
     pub usage_metadata: Option<UsageMetadata>,
 }
 
+/// Whose budget a call spends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spender {
+    /// A signed-in user (Bearer session token).
+    User(AuthUser),
+    /// Any call without a session on the server's `GENERATION_KEY`: one budget for all.
+    Anonymous,
+}
+
+impl Spender {
+    /// Who pays for a call, if it is metered: the signed-in user; else, when the server's key
+    /// is spent by a non-admin caller, everyone anonymous together. A caller who brings their
+    /// own Gemini `key` without a session pays Google themselves, and an admin key is the
+    /// trusted service role: neither is metered.
+    pub fn of(user: MaybeAuthUser, caller: Caller, brings_own_key: bool) -> Option<Self> {
+        match user.0 {
+            Some(user) => Some(Self::User(user)),
+            None if caller.admin || brings_own_key => None,
+            None => Some(Self::Anonymous),
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Self::User(user) => &user.user_id,
+            Self::Anonymous => "anonymous",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct UsageLedger {
     collection: Collection<Document>,
     /// Tokens per user per UTC day; 0 means no quota.
     daily_quota: u64,
+    /// Tokens per UTC day for all anonymous calls together; 0 means no quota.
+    anonymous_daily_quota: u64,
 }
 
 impl UsageLedger {
-    pub fn new(collection: Collection<Document>, daily_quota: u64) -> Self {
+    pub fn new(
+        collection: Collection<Document>,
+        daily_quota: u64,
+        anonymous_daily_quota: u64,
+    ) -> Self {
         Self {
             collection,
             daily_quota,
+            anonymous_daily_quota,
         }
     }
 
-    /// Refuses with 429 (and `Retry-After` until the next UTC day) a user over today's quota.
-    pub async fn check_quota(&self, user: &AuthUser) -> Result<(), ApiError> {
-        if self.daily_quota == 0 {
+    /// Refuses with 429 (and `Retry-After` until the next UTC day) a spender over today's
+    /// quota.
+    pub async fn check_quota(&self, spender: &Spender) -> Result<(), ApiError> {
+        let (quota, whose) = match spender {
+            Spender::User(_) => (self.daily_quota, "daily token quota"),
+            Spender::Anonymous => (
+                self.anonymous_daily_quota,
+                "daily token quota of calls without a session",
+            ),
+        };
+        if quota == 0 {
             return Ok(());
         }
         let now = DateTime::now().timestamp_millis();
         let lookup = self
             .collection
-            .find_one(doc! { "_id": document_id(user, now) });
+            .find_one(doc! { "_id": document_id(spender, now) });
         let used = deadline(DEADLINE, lookup)
             .await??
             .and_then(|d| d.get("total_tokens").and_then(as_u64))
             .unwrap_or(0);
-        if used >= self.daily_quota {
+        if used >= quota {
             let retry_after_secs = ((DAY_MS - now.rem_euclid(DAY_MS)) / 1000).max(1) as u64;
             return Err(ApiError::new(
                 coglex_common::ErrorCode::RateLimited,
-                format!(
-                    "the daily token quota ({} tokens) is used up; it resets at 00:00 UTC",
-                    self.daily_quota
-                ),
+                format!("the {whose} ({quota} tokens) is used up; it resets at 00:00 UTC"),
             )
             .retry_after(retry_after_secs));
         }
         Ok(())
     }
 
-    /// Adds one call's usage to the user's day.
-    pub async fn record(&self, user: &AuthUser, usage: UsageMetadata) -> Result<(), ApiError> {
+    /// Adds one call's usage to the spender's day.
+    pub async fn record(&self, spender: &Spender, usage: UsageMetadata) -> Result<(), ApiError> {
         let now = DateTime::now();
         let millis = now.timestamp_millis();
+        let on_insert = match spender {
+            Spender::User(user) => doc! {
+                "user_id": &user.user_id,
+                "user_key": &user.user_key,
+                "day": day(millis),
+            },
+            Spender::Anonymous => doc! { "anonymous": true, "day": day(millis) },
+        };
         self.collection
             .update_one(
-                doc! { "_id": document_id(user, millis) },
+                doc! { "_id": document_id(spender, millis) },
                 doc! {
                     "$inc": {
                         "requests": 1_i64,
@@ -98,11 +151,7 @@ impl UsageLedger {
                         "total_tokens": saturating_i64(usage.total_token_count),
                     },
                     "$set": { "updated_at": now },
-                    "$setOnInsert": {
-                        "user_id": &user.user_id,
-                        "user_key": &user.user_key,
-                        "day": day(millis),
-                    },
+                    "$setOnInsert": on_insert,
                 },
             )
             .with_options(UpdateOptions::builder().upsert(true).build())
@@ -112,18 +161,18 @@ impl UsageLedger {
 
     /// [`Self::record`], logging instead of failing: the call has been made and paid for, so
     /// a bookkeeping problem must not take its answer away.
-    pub async fn record_or_log(&self, user: &AuthUser, usage: UsageMetadata) {
-        if let Err(err) = deadline(DEADLINE, self.record(user, usage))
+    pub async fn record_or_log(&self, spender: &Spender, usage: UsageMetadata) {
+        if let Err(err) = deadline(DEADLINE, self.record(spender, usage))
             .await
             .and_then(|r| r)
         {
-            tracing::warn!(user_id = %user.user_id, error = %err, "could not record token usage");
+            tracing::warn!(spender = %spender.id(), error = %err, "could not record token usage");
         }
     }
 }
 
-fn document_id(user: &AuthUser, now_ms: i64) -> String {
-    format!("{}:{}", user.user_id, day(now_ms))
+fn document_id(spender: &Spender, now_ms: i64) -> String {
+    format!("{}:{}", spender.id(), day(now_ms))
 }
 
 /// `YYYY-MM-DD` of a UTC instant.
@@ -151,6 +200,31 @@ fn as_u64(value: &mongodb::bson::Bson) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_key_without_a_session_is_spent_by_everyone_anonymous_together() {
+        let ada = AuthUser {
+            user_id: "65a1b2c3d4e5f60718293a4b".into(),
+            user_key: "ada@example.com".into(),
+            session_id: "s".into(),
+        };
+        let client = Caller { admin: false };
+        let admin = Caller { admin: true };
+        let signed_in = MaybeAuthUser(Some(ada.clone()));
+        let none = || MaybeAuthUser(None);
+
+        assert_eq!(
+            Spender::of(signed_in.clone(), client, true),
+            Some(Spender::User(ada.clone()))
+        );
+        assert_eq!(
+            Spender::of(signed_in, admin, false),
+            Some(Spender::User(ada))
+        );
+        assert_eq!(Spender::of(none(), client, false), Some(Spender::Anonymous));
+        assert_eq!(Spender::of(none(), client, true), None);
+        assert_eq!(Spender::of(none(), admin, false), None);
+    }
 
     #[test]
     fn days_are_utc_calendar_dates() {

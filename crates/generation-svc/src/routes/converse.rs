@@ -4,12 +4,13 @@
 //! `streamGenerateContent`, whose answer comes back as Gemini wrote it.
 //!
 //! With a Bearer session token the call counts against the user's daily token quota and its
-//! `usageMetadata` is recorded; without one it is anonymous (the API key still applies).
+//! `usageMetadata` is recorded; without one, a call on the server's Gemini key counts against
+//! the quota all such calls share (see `usage`).
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use coglex_common::web::{current_request_id, ErrorBody, MaybeAuthUser};
+use coglex_common::web::{current_request_id, Caller, ErrorBody, MaybeAuthUser};
 use coglex_common::{ApiError, ErrorCode};
 
 use super::json_body::read_json;
@@ -17,7 +18,7 @@ use super::schemas::{ConverseRequest, GenerateContentResponse};
 use crate::domain::{GeminiKey, GenerateRequest, ModelName};
 use crate::relay::{relay, UsageOnEnd};
 use crate::state::State;
-use crate::usage::UsageProbe;
+use crate::usage::{Spender, UsageProbe};
 
 /// The refusals `POST /converse` and `POST /converse/stream` share, all before Gemini answers
 /// (documentation of their error responses).
@@ -50,7 +51,7 @@ enum ConverseRefusals {
     NotJson(ErrorBody),
     #[response(
         status = 429,
-        description = "The user's daily token quota is used up, or Gemini is rate limiting: retry after `Retry-After` seconds"
+        description = "The user's daily token quota, or the one calls without a session share, is used up, or Gemini is rate limiting: retry after `Retry-After` seconds"
     )]
     RateLimited(ErrorBody),
     #[response(status = 502, description = "Gemini failed or could not be reached")]
@@ -67,26 +68,31 @@ struct Call {
     model: ModelName,
     key: GeminiKey,
     body: Bytes,
+    /// Whose usage it is, when metered.
+    spender: Option<Spender>,
 }
 
 /// Everything that can refuse a request before Gemini is called: body, model, key, quota.
 async fn prepare(
     req: &HttpRequest,
     payload: web::Payload,
-    user: &MaybeAuthUser,
+    user: MaybeAuthUser,
+    caller: Caller,
     state: &State,
 ) -> Result<Call, ApiError> {
     let request = GenerateRequest::parse(read_json(req, payload, state.max_request_bytes).await?)?;
     let model = state.model(request.model)?;
+    let spender = Spender::of(user, caller, request.key.is_some());
     let key = state.key(request.key)?;
-    if let Some(user) = &user.0 {
-        state.usage.check_quota(user).await?;
+    if let Some(spender) = &spender {
+        state.usage.check_quota(spender).await?;
     }
     let body = serde_json::to_vec(&request.body).map_err(ApiError::internal)?;
     Ok(Call {
         model,
         key,
         body: body.into(),
+        spender,
     })
 }
 
@@ -96,7 +102,8 @@ async fn prepare(
 /// `GenerateContentResponse` unchanged. The body is checked before Gemini is called (roles,
 /// parts, file references to the Gemini Files API only, model name). With a Bearer session
 /// token the call counts against the user's daily token quota (`GENERATION_DAILY_TOKEN_QUOTA`)
-/// and its usage is recorded; without one it is anonymous. Gemini's own refusals come back
+/// and its usage is recorded; without one, a call on the server's key counts against the quota
+/// such calls share (`GENERATION_ANONYMOUS_DAILY_TOKEN_QUOTA`). Gemini's own refusals come back
 /// with its status (400, 403, 404, 429) and message, any API key removed.
 #[utoipa::path(
     post,
@@ -112,9 +119,10 @@ pub(crate) async fn generate_content(
     req: HttpRequest,
     payload: web::Payload,
     user: MaybeAuthUser,
+    caller: Caller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = prepare(&req, payload, &user, &state).await?;
+    let call = prepare(&req, payload, user, caller, &state).await?;
     let answer = state
         .gemini
         .generate_content(&call.model, &call.key, call.body)
@@ -123,8 +131,8 @@ pub(crate) async fn generate_content(
         ApiError::new(ErrorCode::BadGateway, "")
             .with_source(anyhow::anyhow!("generateContent did not answer JSON: {e}"))
     })?;
-    if let (Some(user), Some(usage)) = (&user.0, probe.usage_metadata) {
-        state.usage.record_or_log(user, usage).await;
+    if let (Some(spender), Some(usage)) = (&call.spender, probe.usage_metadata) {
+        state.usage.record_or_log(spender, usage).await;
     }
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
@@ -137,8 +145,8 @@ pub(crate) async fn generate_content(
 /// is Gemini's server-sent events (`data: <GenerateContentResponse JSON>`), each forwarded as
 /// it arrives. Refusals before the stream starts are ordinary JSON errors; a failure after it
 /// started (Gemini silent for `GENERATION_STREAM_IDLE_TIMEOUT_MS`, the connection lost) ends
-/// the stream with one `event: error` whose data is the API's error body. For a signed-in
-/// caller the stream's usage is recorded when it ends.
+/// the stream with one `event: error` whose data is the API's error body. A metered stream's
+/// usage is recorded when it ends.
 #[utoipa::path(
     post,
     path = "/converse/stream",
@@ -153,9 +161,10 @@ pub(crate) async fn stream_content(
     req: HttpRequest,
     payload: web::Payload,
     user: MaybeAuthUser,
+    caller: Caller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = prepare(&req, payload, &user, &state).await?;
+    let call = prepare(&req, payload, user, caller, &state).await?;
     let response = state
         .gemini
         .stream_generate_content(&call.model, &call.key, call.body)
@@ -164,7 +173,7 @@ pub(crate) async fn stream_content(
         response,
         state.gemini.stream_idle_timeout(),
         current_request_id(),
-        UsageOnEnd::new(state.usage.clone(), user.0),
+        UsageOnEnd::new(state.usage.clone(), call.spender),
     );
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))

@@ -1,5 +1,6 @@
 //! With a Bearer session token, each call's `usageMetadata` is added to the user's day, and
-//! an optional daily token quota refuses calls once it is used up.
+//! an optional daily token quota refuses calls once it is used up. Calls without a session on
+//! the server's Gemini key share one such budget.
 
 use std::time::{Duration, Instant};
 
@@ -57,12 +58,23 @@ async fn usage_adds_up_over_calls() {
 }
 
 #[tokio::test]
-async fn anonymous_calls_record_nothing() {
+async fn calls_that_bring_their_own_key_or_an_admin_key_record_nothing() {
     let app = spawn_app().await;
+    let own_key = app.converse(&multimodal_example()).send().await.unwrap();
+    let admin = app
+        .http
+        .post(app.url("/service/generation/v1/converse"))
+        .header("X-API-Key", test_support::ADMIN_API_KEY)
+        .json(&simple_text_example())
+        .send()
+        .await
+        .unwrap();
 
-    let response = app.converse(&simple_text_example()).send().await.unwrap();
-
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        (own_key.status().as_u16(), admin.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(app.gemini.hits(), 2);
     let count = app
         .database
         .collection::<mongodb::bson::Document>("_USAGE")
@@ -70,6 +82,55 @@ async fn anonymous_calls_record_nothing() {
         .await
         .unwrap();
     assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn anonymous_calls_on_the_servers_key_share_one_daily_quota() {
+    let app = spawn_app_with(&[
+        ("GENERATION_ANONYMOUS_DAILY_TOKEN_QUOTA", "5"),
+        ("GENERATION_DAILY_TOKEN_QUOTA", "0"),
+    ])
+    .await;
+    let first = app.converse(&simple_text_example()).send().await.unwrap();
+    let spent = first.json::<Value>().await.unwrap()["usageMetadata"]["totalTokenCount"]
+        .as_i64()
+        .unwrap();
+
+    let second = app.converse(&text("another client")).send().await.unwrap();
+    let streamed = app
+        .converse_stream(&simple_text_example())
+        .send()
+        .await
+        .unwrap();
+
+    for refused in [second, streamed] {
+        assert!(refused.headers().contains_key("retry-after"));
+        let (status, code, message) = error_of(refused).await;
+        assert_eq!((status, code.as_str()), (429, "rate_limited"));
+        assert!(message.contains("without a session"), "{message}");
+    }
+    assert_eq!(app.gemini.hits(), 1);
+    let usage = app
+        .database
+        .collection::<mongodb::bson::Document>("_USAGE")
+        .find_one(mongodb::bson::doc! {"anonymous": true})
+        .await
+        .unwrap()
+        .expect("the anonymous day's record");
+    assert_eq!(usage.get_i64("total_tokens").unwrap(), spent);
+    // Signed-in users and callers with their own key keep their own budgets.
+    let ada = sign_in(&app, "ada@example.com").await;
+    let signed_in = app
+        .converse(&simple_text_example())
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+    let own_key = app.converse(&multimodal_example()).send().await.unwrap();
+    assert_eq!(
+        (signed_in.status().as_u16(), own_key.status().as_u16()),
+        (200, 200)
+    );
 }
 
 #[tokio::test]
