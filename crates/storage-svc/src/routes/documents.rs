@@ -298,10 +298,13 @@ pub(crate) async fn insert_documents(
         .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
         .collect();
 
-    if matches!(actor, Actor::User(_)) {
-        let list = bounded(&state, state.db.list_collection_names());
-        state.collection_cap.admit(&name, list).await?;
-    }
+    let admission = match &actor {
+        Actor::User(_) => {
+            let list = bounded(&state, state.db.list_collection_names());
+            Some(state.collection_cap.admit(&name, list).await?)
+        }
+        Actor::Service => None,
+    };
     let collection = state.collection(&name);
     if access.owner().is_some() {
         state.owner_indexes.ensure(&collection);
@@ -319,6 +322,9 @@ pub(crate) async fn insert_documents(
         };
         roll_back_insert(&state, &collection, to_remove).await;
         return Err(err);
+    }
+    if let Some(admission) = admission {
+        admission.created();
     }
     let inserted_ids: Vec<Value> = ids.into_iter().map(render::bson).collect();
     Ok(HttpResponse::Created().json(InsertResponse { inserted_ids }))

@@ -221,3 +221,30 @@ async fn users_create_no_collections_past_the_cap_but_still_write_to_existing_on
         .await;
     assert!(storage.collection_names().await.contains(&"catalog".into()));
 }
+
+#[tokio::test]
+async fn concurrent_first_writes_do_not_overshoot_the_cap_together() {
+    let storage = spawn_storage_with(&[("STORAGE_MAX_COLLECTIONS", "2")]).await;
+    storage.ada().insert_ok("notes", json!([{"n": 1}])).await;
+
+    let ada = storage.ada();
+    let writes = (0..6).map(|i| {
+        let ada = &ada;
+        async move { ada.insert(&format!("new-{i}"), json!([{"n": i}])).await }
+    });
+    let answers = futures_util::future::join_all(writes).await;
+
+    let created = answers.iter().filter(|r| r.status() == 201).count();
+    assert_eq!(
+        created,
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    let names = storage.collection_names().await;
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("new-")).count(),
+        1,
+        "{names:?}"
+    );
+}
