@@ -30,6 +30,8 @@ use crate::settings::Settings;
 
 /// Seconds a client should wait after Stripe rate-limited us.
 const RATE_LIMIT_RETRY_SECS: u64 = 1;
+/// `Retry-After` when Stripe is still processing another request with the same key.
+const IN_USE_RETRY_SECS: u64 = 1;
 
 /// What we keep of a session Stripe created.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +136,14 @@ impl StripeApi {
             .with_source(summary),
             // Our key is wrong or lacks rights: the client can do nothing about it.
             401 | 403 => ApiError::new(ErrorCode::BadGateway, "").with_source(summary),
+            // Another request with this key is still being processed: retrying soon is right.
+            409 if error.code.as_ref().map(|c| c.as_str()) == Some("idempotency_key_in_use") => {
+                ApiError::conflict(
+                    "a request with this Idempotency-Key is still in progress; retry shortly",
+                )
+                .retry_after(IN_USE_RETRY_SECS)
+                .with_source(summary)
+            }
             400..=499 if error.type_ == ApiErrorsType::IdempotencyError => {
                 ApiError::conflict("this Idempotency-Key was already used with a different request")
                     .with_source(summary)

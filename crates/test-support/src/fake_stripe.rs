@@ -10,7 +10,7 @@
 //!
 //! Failures are programmed per request with [`FakeStripe::fail_next`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -126,6 +126,8 @@ struct State {
     /// Sessions created, by id.
     sessions: BTreeMap<String, Value>,
     idempotency: HashMap<String, Replay>,
+    /// Idempotency keys of requests still being answered.
+    in_flight: HashSet<String>,
     counter: u64,
 }
 
@@ -153,6 +155,7 @@ impl FakeStripe {
             requests: Vec::new(),
             sessions: BTreeMap::new(),
             idempotency: HashMap::new(),
+            in_flight: HashSet::new(),
             counter: 0,
         }));
         let shared = Arc::clone(&state);
@@ -209,11 +212,38 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) ->
         body: body.to_vec(),
         form: form.clone().unwrap_or_default(),
     };
-    let failure = {
+    let key = recorded.header("idempotency-key").map(str::to_owned);
+    {
         let mut guard = lock(&state);
         guard.requests.push(recorded.clone());
-        guard.failures.pop_front()
-    };
+        // Stripe refuses a key while another request with it is still being processed.
+        if let Some(key) = &key {
+            if !guard.in_flight.insert(key.clone()) {
+                let error = StripeErr {
+                    kind: "invalid_request_error",
+                    code: Some("idempotency_key_in_use"),
+                    param: None,
+                    message: format!(
+                        "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."
+                    ),
+                };
+                return stripe_error(409, &error);
+            }
+        }
+    }
+    let response = respond(recorded, form, &state).await;
+    if let Some(key) = key {
+        lock(&state).in_flight.remove(&key);
+    }
+    response
+}
+
+async fn respond(
+    recorded: Recorded,
+    form: Option<Vec<(String, String)>>,
+    state: &Shared,
+) -> HttpResponse {
+    let failure = lock(state).failures.pop_front();
     match failure {
         Some(Failure::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Failure::Status(status)) => return stripe_error(status, &default_error(status)),
@@ -260,7 +290,7 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) ->
     params.sort();
     let key = recorded.header("idempotency-key").map(str::to_owned);
     if let Some(key) = &key {
-        if let Some(replay) = lock(&state).idempotency.get(key) {
+        if let Some(replay) = lock(state).idempotency.get(key) {
             if replay.params != params {
                 let error = StripeErr {
                     kind: "idempotency_error",
@@ -278,11 +308,11 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) ->
                 .json(&replay.body);
         }
     }
-    let (status, body) = match create_session(&state, &form) {
+    let (status, body) = match create_session(state, &form) {
         Ok(session) => (200, session),
         Err(error) => (400, error.body()),
     };
-    let mut guard = lock(&state);
+    let mut guard = lock(state);
     if status == 200 {
         let id = body["id"].as_str().unwrap_or_default().to_owned();
         guard.sessions.insert(id, body.clone());

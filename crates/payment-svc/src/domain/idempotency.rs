@@ -11,14 +11,23 @@ use super::Invalid;
 /// Longest key a client may send (Stripe's own limit).
 const MAX_LEN: usize = 255;
 
+/// Whose keys a client key is one of.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A signed-in user, by id.
+    User(&'a str),
+    /// A caller without a session, by the API key it sent: the apps holding different keys
+    /// never share one.
+    ApiKey(&'a [u8]),
+}
+
 /// The key sent to Stripe as `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    /// From the client's `Idempotency-Key` header, scoped to `owner` (a user id, or the
-    /// anonymous API-key caller).
-    pub fn from_client(raw: &[u8], owner: Option<&str>) -> Result<Self, Invalid> {
+    /// From the client's `Idempotency-Key` header, within `scope`.
+    pub fn from_client(raw: &[u8], scope: Scope<'_>) -> Result<Self, Invalid> {
         let invalid = || {
             Invalid(format!(
                 "the Idempotency-Key header must be 1 to {MAX_LEN} visible ASCII characters"
@@ -28,7 +37,11 @@ impl IdempotencyKey {
             return Err(invalid());
         }
         let mut hash = Sha256::new();
-        hash.update(owner.unwrap_or("-").as_bytes());
+        match scope {
+            Scope::User(id) => hash.update(id.as_bytes()),
+            // User ids are hex, so no user id is ever `key:...`.
+            Scope::ApiKey(key) => hash.update(format!("key:{}", hex(&Sha256::digest(key)))),
+        }
         hash.update([0]);
         hash.update(raw);
         Ok(Self(format!("coglex-{}", hex(&hash.finalize()))))
@@ -54,27 +67,30 @@ mod tests {
 
     #[test]
     fn the_same_client_key_gives_the_same_stripe_key_for_the_same_owner() {
-        let a = IdempotencyKey::from_client(b"order-456", Some("u1")).unwrap();
-        let b = IdempotencyKey::from_client(b"order-456", Some("u1")).unwrap();
+        let a = IdempotencyKey::from_client(b"order-456", Scope::User("u1")).unwrap();
+        let b = IdempotencyKey::from_client(b"order-456", Scope::User("u1")).unwrap();
         assert_eq!(a, b);
         assert!(a.as_str().len() <= MAX_LEN);
     }
 
     #[test]
     fn owners_never_share_a_key() {
-        let a = IdempotencyKey::from_client(b"order-456", Some("u1")).unwrap();
-        let b = IdempotencyKey::from_client(b"order-456", Some("u2")).unwrap();
-        let anonymous = IdempotencyKey::from_client(b"order-456", None).unwrap();
+        let a = IdempotencyKey::from_client(b"order-456", Scope::User("u1")).unwrap();
+        let b = IdempotencyKey::from_client(b"order-456", Scope::User("u2")).unwrap();
+        let anonymous =
+            IdempotencyKey::from_client(b"order-456", Scope::ApiKey(b"app-key-1")).unwrap();
         assert_ne!(a, b);
         assert_ne!(a, anonymous);
+        let other_app = IdempotencyKey::from_client(b"order-456", Scope::ApiKey(b"app-key-2"));
+        assert_ne!(anonymous, other_app.unwrap());
     }
 
     #[test]
     fn empty_long_or_non_ascii_keys_are_refused() {
-        assert!(IdempotencyKey::from_client(b"", None).is_err());
-        assert!(IdempotencyKey::from_client(&[b'k'; 256], None).is_err());
-        assert!(IdempotencyKey::from_client("clé".as_bytes(), None).is_err());
-        assert!(IdempotencyKey::from_client(b"a b", None).is_err());
+        assert!(IdempotencyKey::from_client(b"", Scope::ApiKey(b"k")).is_err());
+        assert!(IdempotencyKey::from_client(&[b'k'; 256], Scope::ApiKey(b"k")).is_err());
+        assert!(IdempotencyKey::from_client("clé".as_bytes(), Scope::ApiKey(b"k")).is_err());
+        assert!(IdempotencyKey::from_client(b"a b", Scope::ApiKey(b"k")).is_err());
     }
 
     #[test]

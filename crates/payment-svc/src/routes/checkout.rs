@@ -14,11 +14,12 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::checkout::{CheckoutRequest, Limits};
-use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::idempotency::{IdempotencyKey, Scope};
 use crate::store::{session_view, SessionView, DEADLINE};
 use crate::PaymentState;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const X_API_KEY: &str = "x-api-key";
 
 /// A checkout in the original API's shape (documents the body `CheckoutRequest::parse` checks).
 #[derive(ToSchema)]
@@ -201,7 +202,14 @@ pub(crate) async fn create_checkout_session(
     };
     let request = CheckoutRequest::parse(&body, user_id, limits)?;
     let key = match req.headers().get(IDEMPOTENCY_KEY) {
-        Some(raw) => IdempotencyKey::from_client(raw.as_bytes(), user_id)?,
+        Some(raw) => {
+            let api_key = req
+                .headers()
+                .get(X_API_KEY)
+                .map_or(&[][..], |v| v.as_bytes());
+            let scope = user_id.map_or(Scope::ApiKey(api_key), Scope::User);
+            IdempotencyKey::from_client(raw.as_bytes(), scope)?
+        }
         None => IdempotencyKey::generate(),
     };
     let session = state.stripe.create_checkout_session(&request, &key).await?;

@@ -102,3 +102,47 @@ async fn an_idempotency_key_longer_than_stripe_allows_is_refused() {
     assert!(message.contains("Idempotency-Key"), "{message}");
     assert!(app.stripe.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_key_still_in_use_at_stripe_is_409_with_retry_after() {
+    let app = spawn_app().await;
+    let example = payment_example();
+    app.stripe
+        .fail_next(Failure::Delay(std::time::Duration::from_millis(800)));
+
+    let (first, second) = tokio::join!(create(&app, "order-456", None, &example), async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        create(&app, "order-456", None, &example).await
+    });
+
+    assert_eq!(second.status(), 409);
+    assert_eq!(second.headers()["retry-after"], "1");
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conflict");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("still in progress"));
+    id_of(first).await;
+}
+
+#[tokio::test]
+async fn apps_with_different_api_keys_never_share_an_idempotency_key() {
+    const OTHER_APP_KEY: &str = "other-app-key-000000000000000000000000000000";
+    let keys = format!("{},{OTHER_APP_KEY}", test_support::API_KEY);
+    let app = spawn_app_with(&[("API_KEYS", keys.as_str())]).await;
+    let first = id_of(create(&app, "order-1", None, &payment_example()).await).await;
+
+    let other = app
+        .http
+        .post(app.url("/service/payment/v1/checkout"))
+        .json(&payment_example())
+        .header("X-API-Key", OTHER_APP_KEY)
+        .header("Idempotency-Key", "order-1")
+        .send()
+        .await
+        .unwrap();
+
+    assert_ne!(id_of(other).await, first);
+    assert_eq!(app.stripe.sessions().len(), 2);
+}
