@@ -43,6 +43,17 @@ pub struct ArchiveState {
     max_json_bytes: usize,
 }
 
+impl ArchiveState {
+    /// A database call within `ARCHIVE_DATABASE_TIMEOUT_MS`, else 503: the driver has no
+    /// socket timeout, so a silent connection would otherwise hold the request forever.
+    async fn bounded<T, E: Into<coglex_common::ApiError>>(
+        &self,
+        call: impl std::future::IntoFuture<Output = Result<T, E>>,
+    ) -> Result<T, coglex_common::ApiError> {
+        coglex_common::mongo::bounded(self.settings.database_timeout(), call).await
+    }
+}
+
 /// Builds the service from configuration; call `run_until_stopped` on the result.
 pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let core_settings = CoreSettings::from_source(&source)?;
@@ -53,6 +64,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
         Backend::Gridfs => Arc::new(blob::gridfs::GridFs::new(
             &core.db,
             &settings.archive_gridfs_bucket,
+            settings.database_timeout(),
         )),
         Backend::Local => Arc::new(
             blob::local::LocalDir::open(&settings.archive_local_dir).map_err(|e| {
@@ -81,6 +93,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
         records: records.clone(),
         after,
         every: Duration::from_secs(settings.archive_sweep_every_secs),
+        timeout: settings.database_timeout(),
     });
     let state = ArchiveState {
         max_json_bytes: core.settings.server.max_json_bytes,

@@ -62,17 +62,15 @@ pub fn exceeded() -> ApiError {
 
 /// What the owner's recorded files count against the quota.
 async fn used(state: &ArchiveState, owner: &str) -> Result<u64, ApiError> {
-    let mut totals = state
-        .records
-        .aggregate([
-            doc! { "$match": { OWNER: owner } },
-            doc! { "$group": {
-                "_id": Bson::Null,
-                "total": { "$sum": { "$ifNull": ["$_quota_bytes", "$size"] } },
-            } },
-        ])
-        .await?;
-    Ok(match totals.try_next().await? {
+    let aggregate = state.records.aggregate([
+        doc! { "$match": { OWNER: owner } },
+        doc! { "$group": {
+            "_id": Bson::Null,
+            "total": { "$sum": { "$ifNull": ["$_quota_bytes", "$size"] } },
+        } },
+    ]);
+    let mut totals = state.bounded(aggregate).await?;
+    Ok(match state.bounded(totals.try_next()).await? {
         Some(total) => match total.get("total") {
             Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
             Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),

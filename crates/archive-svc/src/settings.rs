@@ -65,6 +65,11 @@ pub struct Settings {
     /// Seconds between two looks for such blobs (`ARCHIVE_SWEEP_EVERY_SECS`).
     #[serde(default = "default_sweep_every_secs")]
     pub archive_sweep_every_secs: u64,
+    /// Milliseconds one database call may take, and a download may wait for its next chunk,
+    /// before it is given up with 503 (`ARCHIVE_DATABASE_TIMEOUT_MS`): the driver has no
+    /// socket timeout, so a silent connection would otherwise hold a request forever.
+    #[serde(default = "default_database_timeout_ms")]
+    pub archive_database_timeout_ms: u64,
 }
 
 /// Below this, an upload would have less than 5 s (ObjectId ages are whole seconds).
@@ -78,6 +83,10 @@ fn default_sweep_after_secs() -> u64 {
 
 fn default_sweep_every_secs() -> u64 {
     10 * 60
+}
+
+fn default_database_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_collection() -> String {
@@ -131,6 +140,11 @@ impl Settings {
                 "ARCHIVE_SWEEP_EVERY_SECS must be a positive number of seconds".into(),
             ));
         }
+        if self.archive_database_timeout_ms == 0 {
+            return Err(ConfigError(
+                "ARCHIVE_DATABASE_TIMEOUT_MS must be a positive number of milliseconds".into(),
+            ));
+        }
         if self.archive_allowed_types.is_empty() {
             return Err(ConfigError(
                 "ARCHIVE_ALLOWED_TYPES must list at least one type".into(),
@@ -155,6 +169,11 @@ impl Settings {
     pub fn sweep_after(&self) -> Option<Duration> {
         (self.archive_sweep_after_secs > 0)
             .then(|| Duration::from_secs(self.archive_sweep_after_secs))
+    }
+
+    /// How long one database call may take (`ARCHIVE_DATABASE_TIMEOUT_MS`).
+    pub fn database_timeout(&self) -> Duration {
+        Duration::from_millis(self.archive_database_timeout_ms)
     }
 
     /// Whether a detected type may be stored.

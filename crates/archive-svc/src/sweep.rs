@@ -18,6 +18,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, oid::ObjectId, Document};
 use mongodb::Collection;
 
+use coglex_common::mongo::bounded;
 use coglex_common::{ApiError, ErrorCode};
 
 use crate::blob::BlobStore;
@@ -40,10 +41,13 @@ pub struct Sweeper {
     pub records: Collection<FileRecord>,
     pub after: Duration,
     pub every: Duration,
+    /// Longest one database call may take (`ARCHIVE_DATABASE_TIMEOUT_MS`).
+    pub timeout: Duration,
 }
 
 impl Sweeper {
-    /// Sweeps forever; a failed look is retried from the same place.
+    /// Sweeps forever; a failed or refused look is retried from the same place, so blobs it
+    /// did not judge are looked at again.
     pub async fn run(self) {
         let mut from = ObjectId::from_bytes([0; 12]);
         loop {
@@ -51,7 +55,8 @@ impl Sweeper {
                 .checked_sub(self.after)
                 .unwrap_or(UNIX_EPOCH);
             match self.sweep(from..id_at(until)).await {
-                Ok(removed) => {
+                Ok(Sweep::Refused) => {}
+                Ok(Sweep::Done(removed)) => {
                     if removed > 0 {
                         tracing::info!(removed, "removed blobs left behind by a crash");
                     }
@@ -63,26 +68,32 @@ impl Sweeper {
         }
     }
 
-    /// Removes the blobs in `ids` that have no record; returns how many.
-    pub async fn sweep(&self, ids: Range<ObjectId>) -> Result<usize, ApiError> {
+    /// Removes the blobs in `ids` that have no record.
+    pub async fn sweep(&self, ids: Range<ObjectId>) -> Result<Sweep, ApiError> {
         let records = self.records.clone_with_type::<Document>();
-        if records.find_one(doc! {}).await?.is_none() {
+        if bounded(self.timeout, records.find_one(doc! {}))
+            .await?
+            .is_none()
+        {
             // No records at all: nothing is a leftover, or the collection is the wrong one.
-            return Ok(0);
+            return Ok(Sweep::Refused);
         }
         let mut removed = 0;
         let mut batches = self.blobs.ids_in(ids).chunks(BATCH);
         while let Some(batch) = batches.next().await {
             let batch: HashSet<ObjectId> = batch.into_iter().collect::<Result<_, _>>()?;
             let ids: Vec<ObjectId> = batch.iter().copied().collect();
-            let recorded: HashSet<ObjectId> = records
+            let find = records
                 .find(doc! { "_id": { "$in": ids } })
-                .projection(doc! { "_id": 1 })
-                .await?
-                .map_ok(|found| found.get_object_id("_id").ok())
-                .try_filter_map(|id| std::future::ready(Ok(id)))
-                .try_collect()
-                .await?;
+                .projection(doc! { "_id": 1 });
+            let recorded: HashSet<ObjectId> = bounded(self.timeout, async move {
+                find.await?
+                    .map_ok(|found| found.get_object_id("_id").ok())
+                    .try_filter_map(|id| std::future::ready(Ok(id)))
+                    .try_collect()
+                    .await
+            })
+            .await?;
             let leftovers: Vec<ObjectId> = batch.difference(&recorded).copied().collect();
             if batch.len() >= SUSPICIOUS_BATCH && leftovers.len() * 2 > batch.len() {
                 tracing::error!(
@@ -91,7 +102,7 @@ impl Sweeper {
                     "most stored blobs have no record: not sweeping; check \
                      MONGODB_ARCHIVE_COLLECTION and the blob store settings"
                 );
-                return Ok(removed);
+                return Ok(Sweep::Refused);
             }
             for id in leftovers {
                 match self.blobs.delete(id).await {
@@ -100,8 +111,17 @@ impl Sweeper {
                 }
             }
         }
-        Ok(removed)
+        Ok(Sweep::Done(removed))
     }
+}
+
+/// What one look did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Looked at every blob in the range and removed this many.
+    Done(usize),
+    /// The records looked wrong, so nothing was judged (leftovers already removed stay so).
+    Refused,
 }
 
 /// The smallest ObjectId made at `time`.

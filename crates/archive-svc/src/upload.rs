@@ -105,21 +105,22 @@ async fn record_within_quota(
     state: &ArchiveState,
     record: FileRecord,
 ) -> Result<FileRecord, ApiError> {
-    let insert = state.records.insert_one(&record);
-    let inserted = match state.settings.sweep_after() {
-        Some(after) => tokio::time::timeout(after / 4, insert)
-            .await
-            .map_err(|_| ApiError::new(ErrorCode::ServiceUnavailable, "")),
-        None => Ok(insert.await),
+    let limit = match state.settings.sweep_after() {
+        Some(after) => (after / 4).min(state.settings.database_timeout()),
+        None => state.settings.database_timeout(),
     };
-    if let Err(e) = inserted.and_then(|done| done.map_err(ApiError::from)) {
+    let inserted = coglex_common::mongo::bounded(limit, state.records.insert_one(&record)).await;
+    if let Err(e) = inserted {
         tracing::warn!(error = %e, file = %record.id, "an upload's record may not be written; its blob is left to the sweeper");
         return Err(e);
     }
     let Err(refusal) = quota::confirm(state, &record.owner).await else {
         return Ok(record);
     };
-    match state.records.delete_one(doc! { "_id": record.id }).await {
+    match state
+        .bounded(state.records.delete_one(doc! { "_id": record.id }))
+        .await
+    {
         Ok(_) => {
             remove_blob(state, record.id).await;
             Err(refusal)

@@ -109,6 +109,35 @@ pub async fn deadline<F: std::future::IntoFuture>(
     })
 }
 
+/// [`deadline`] for a call whose own error converts to the API's (a driver error does).
+pub async fn bounded<T, E: Into<ApiError>>(
+    limit: Duration,
+    call: impl std::future::IntoFuture<Output = Result<T, E>>,
+) -> Result<T, ApiError> {
+    deadline(limit, call).await?.map_err(Into::into)
+}
+
+/// `stream`, ended by one `timed_out()` error when its next item takes longer than `limit`:
+/// a cursor's later batches (`getMore`) can hang on a silent connection like any call.
+pub fn each_within<S, T, E>(
+    stream: S,
+    limit: Duration,
+    timed_out: fn() -> E,
+) -> impl futures_util::Stream<Item = Result<T, E>>
+where
+    S: futures_util::Stream<Item = Result<T, E>> + Unpin,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout(limit, stream.next()).await {
+            Ok(Some(item)) => Some((item, Some(stream))),
+            Ok(None) => None,
+            Err(_) => Some((Err(timed_out()), None)),
+        }
+    })
+}
+
 /// Round trip to the database, for readiness checks.
 pub async fn ping(db: &Database) -> Result<(), ApiError> {
     db.run_command(doc! { "ping": 1 }).await?;
@@ -193,6 +222,19 @@ mod tests {
     use mongodb::error::{CommandError, Error};
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_stream_whose_next_item_is_late_ends_with_one_timeout() {
+        use futures_util::StreamExt;
+        let items = futures_util::stream::iter([Ok(1), Ok(2)])
+            .chain(futures_util::stream::pending())
+            .boxed();
+        let bounded: Vec<Result<i32, &str>> =
+            each_within(items, Duration::from_millis(50), || "late")
+                .collect()
+                .await;
+        assert_eq!(bounded, [Ok(1), Ok(2), Err("late")]);
+    }
 
     fn refused(code: i32) -> Error {
         let command: CommandError =

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod serve;
 pub mod session;
 pub mod smtp;
+pub mod tcp_proxy;
 pub mod upstream;
 
 pub use app::{

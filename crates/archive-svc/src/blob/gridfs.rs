@@ -1,8 +1,11 @@
 //! Blobs in MongoDB GridFS (the driver's `GridFsBucket`), in `<bucket>.files` and
 //! `<bucket>.chunks` as the GridFS spec lays them out. Ranges are read straight from the chunks
 //! that hold them, so a request for the last bytes of a large file reads only those chunks.
+//! Every call, and a download's wait for its next chunk, is bounded by
+//! `ARCHIVE_DATABASE_TIMEOUT_MS`.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -13,6 +16,7 @@ use mongodb::gridfs::{GridFsBucket, GridFsUploadStream};
 use mongodb::options::GridFsBucketOptions;
 use mongodb::{Collection, Database};
 
+use coglex_common::mongo::{bounded, each_within};
 use coglex_common::ApiError;
 
 use super::{io_error, BlobIds, BlobStore, BlobStream, BlobWriter};
@@ -24,10 +28,11 @@ pub struct GridFs {
     bucket: GridFsBucket,
     files: Collection<Document>,
     chunks: Collection<Document>,
+    timeout: Duration,
 }
 
 impl GridFs {
-    pub fn new(db: &Database, bucket_name: &str) -> Self {
+    pub fn new(db: &Database, bucket_name: &str, timeout: Duration) -> Self {
         let options = GridFsBucketOptions::builder()
             .bucket_name(bucket_name.to_owned())
             .build();
@@ -35,6 +40,7 @@ impl GridFs {
             bucket: db.gridfs_bucket(options),
             files: db.collection(&format!("{bucket_name}.files")),
             chunks: db.collection(&format!("{bucket_name}.chunks")),
+            timeout,
         }
     }
 }
@@ -42,21 +48,22 @@ impl GridFs {
 #[async_trait]
 impl BlobStore for GridFs {
     async fn create(&self, id: ObjectId) -> Result<Box<dyn BlobWriter>, ApiError> {
-        let stream = self
+        let open = self
             .bucket
             .open_upload_stream(id.to_hex())
-            .id(Bson::ObjectId(id))
-            .await?;
-        Ok(Box::new(GridFsWriter { stream }))
+            .id(Bson::ObjectId(id));
+        let stream = bounded(self.timeout, open).await?;
+        Ok(Box::new(GridFsWriter {
+            stream,
+            timeout: self.timeout,
+        }))
     }
 
     async fn read(&self, id: ObjectId, range: Range<u64>) -> Result<BlobStream, ApiError> {
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
-        let file = self
-            .files
-            .find_one(doc! { "_id": id })
+        let file = bounded(self.timeout, self.files.find_one(doc! { "_id": id }))
             .await?
             .ok_or_else(|| super::missing(id))?;
         let chunk_size = match file.get("chunkSize") {
@@ -70,15 +77,18 @@ impl BlobStore for GridFs {
         };
         let first = range.start / chunk_size;
         let last = (range.end - 1) / chunk_size;
-        let mut cursor = self
+        let find = self
             .chunks
             .find(doc! {
                 "files_id": id,
                 "n": { "$gte": to_i64(first), "$lte": to_i64(last) },
             })
             .sort(doc! { "n": 1 })
-            .batch_size(CHUNKS_PER_BATCH)
-            .await?;
+            .batch_size(CHUNKS_PER_BATCH);
+        let mut cursor = each_within(bounded(self.timeout, find).await?, self.timeout, || {
+            mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+        })
+        .boxed();
         // The first chunk is read before anything is answered: a blob deleted since its files
         // document was read is then still "missing" rather than a response cut off at once.
         let head = cursor.try_next().await?.ok_or_else(|| super::missing(id))?;
@@ -116,7 +126,8 @@ impl BlobStore for GridFs {
     }
 
     async fn delete(&self, id: ObjectId) -> Result<(), ApiError> {
-        match self.bucket.delete(Bson::ObjectId(id)).await {
+        let delete = self.bucket.delete(Bson::ObjectId(id));
+        match coglex_common::mongo::deadline(self.timeout, delete).await? {
             Ok(()) => Ok(()),
             // The driver deletes chunks before reporting a missing files document.
             Err(e)
@@ -147,7 +158,10 @@ impl BlobStore for GridFs {
                 .projection(doc! { "files_id": 1 }),
             "files_id",
         );
-        complete.chain(partial).boxed()
+        each_within(complete.chain(partial), self.timeout, || {
+            ApiError::unavailable(anyhow::anyhow!("listing GridFS blobs ran out of time"))
+        })
+        .boxed()
     }
 }
 
@@ -186,27 +200,30 @@ fn upload_error(what: &'static str, err: std::io::Error) -> ApiError {
 /// and deletes its chunks when aborted or dropped before closing.
 struct GridFsWriter {
     stream: GridFsUploadStream,
+    timeout: Duration,
 }
 
 #[async_trait]
 impl BlobWriter for GridFsWriter {
     async fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
-        self.stream
-            .write_all(bytes)
-            .await
+        coglex_common::mongo::deadline(self.timeout, self.stream.write_all(bytes))
+            .await?
             .map_err(|e| upload_error("writing GridFS chunks", e))
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), ApiError> {
-        self.stream
-            .close()
-            .await
+        coglex_common::mongo::deadline(self.timeout, self.stream.close())
+            .await?
             .map_err(|e| upload_error("closing a GridFS upload", e))
     }
 
     async fn abort(mut self: Box<Self>) {
-        if let Err(e) = self.stream.abort().await {
-            tracing::error!(error = %e, "could not remove the chunks of an aborted upload");
+        match coglex_common::mongo::deadline(self.timeout, self.stream.abort()).await {
+            Ok(Ok(())) => {}
+            // What stays is partial chunks without a files document, which the sweep removes.
+            outcome => {
+                tracing::error!(?outcome, "could not remove the chunks of an aborted upload")
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use coglex_common::mongo::each_within;
 use futures_util::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
@@ -153,14 +154,19 @@ pub async fn list_files(
     }
     let filter = coglex_common::query::parse_filter(params.query.as_deref().unwrap_or_default())?;
     coglex_common::query::check_encodable(&filter)?;
-    let cursor = state
+    let find = state
         .records
         .find(record::within_scope(filter, &user, caller))
         .sort(doc! { "_id": -1 })
         .skip(skip)
         .limit(limit)
-        .max_time(LIST_MAX_TIME)
-        .await?;
+        .max_time(LIST_MAX_TIME);
+    let cursor = each_within(
+        state.bounded(find).await?,
+        state.settings.database_timeout(),
+        || mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+    )
+    .boxed();
     // Streamed record by record: a page of records with large metadata never sits whole in
     // memory.
     Ok(json_array(cursor, |record: FileRecord| record.to_json()))
@@ -324,10 +330,15 @@ pub async fn download_file(
         Ok(body) => body,
         // A delete since the record was read: it removes the record, then the blob.
         Err(e) if e.code() == ErrorCode::NotFound => {
-            return Err(match state.records.find_one(doc! { "_id": id }).await? {
-                Some(_) => ApiError::internal(anyhow::anyhow!("file {id} has no blob")),
-                None => not_found(),
-            });
+            return Err(
+                match state
+                    .bounded(state.records.find_one(doc! { "_id": id }))
+                    .await?
+                {
+                    Some(_) => ApiError::internal(anyhow::anyhow!("file {id} has no blob")),
+                    None => not_found(),
+                },
+            );
         }
         Err(e) => return Err(e),
     }
@@ -384,7 +395,11 @@ pub async fn delete_file(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_reference(&path.file_reference)?;
     let filter = record::within_scope(doc! { "_id": id }, &user, caller);
-    if state.records.find_one_and_delete(filter).await?.is_none() {
+    if state
+        .bounded(state.records.find_one_and_delete(filter))
+        .await?
+        .is_none()
+    {
         return Err(not_found());
     }
     // The record went first: a blob left behind by a failure here is invisible to clients,
@@ -406,9 +421,9 @@ async fn find(
     caller: Caller,
 ) -> Result<FileRecord, ApiError> {
     let id = parse_reference(reference)?;
+    let filter = record::within_scope(doc! { "_id": id }, user, caller);
     state
-        .records
-        .find_one(record::within_scope(doc! { "_id": id }, user, caller))
+        .bounded(state.records.find_one(filter))
         .await?
         .ok_or_else(not_found)
 }

@@ -10,6 +10,7 @@ mod limits;
 mod listing;
 mod memory;
 mod openapi;
+mod outage;
 mod ownership;
 mod ranges;
 mod round_trip;
