@@ -394,7 +394,7 @@ impl Proxy {
         let response = match timed.await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
-                return Err(self.upstream_failure(upstream, progress.was_cut(), &error));
+                return Err(self.upstream_failure(upstream, &progress, &error));
             }
             Err(TooSlow::Upload) => return Err(GatewayError::RequestTimeout),
             Err(TooSlow::Service) => {
@@ -413,16 +413,22 @@ impl Proxy {
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 
-    /// What a failed exchange tells the client; `cut` when the client's body was cut at the
-    /// service's limit (the exchange then failed because of it).
+    /// What a failed exchange tells the client. When the client's body was cut at the
+    /// service's limit, or could not be read from the client, the exchange failed because of
+    /// it: the client's fault, not the service's, so no upstream error is counted.
     fn upstream_failure(
         &self,
         upstream: &Upstream,
-        cut: bool,
+        progress: &BodyProgress,
         error: &UpstreamError,
     ) -> GatewayError {
-        if cut {
+        if progress.was_cut() {
             return GatewayError::PayloadTooLarge(upstream.body_limit);
+        }
+        if progress.was_broken() {
+            return GatewayError::BadFraming(
+                "the request body could not be read: malformed chunks, or it ended early",
+            );
         }
         let (kind, error): (_, &(dyn std::error::Error + 'static)) = match error {
             UpstreamError::Connect(error) => (UpstreamErrorKind::Connect, error),

@@ -38,10 +38,13 @@ pub struct Capped {
 
 /// What passing a client's body on tells the rest of its request: whether it was cut at the
 /// limit (over HTTP/2 the exchange then fails with a reset stream that no longer carries the
-/// cause), and when the last of it went (the response timeout counts from then).
+/// cause), whether the client's side of it broke, and when the last of it went (the response
+/// timeout counts from then).
 pub struct BodyProgress {
     start: Instant,
     cut: AtomicBool,
+    /// Reading it from the client failed: malformed chunks, or fewer bytes than announced.
+    broken: AtomicBool,
     /// The body has ended (or never had any).
     complete: AtomicBool,
     /// Nanoseconds after `start` when a frame, or the end, last went.
@@ -56,6 +59,10 @@ impl BodyProgress {
 
     pub fn was_cut(&self) -> bool {
         self.cut.load(Ordering::Relaxed)
+    }
+
+    pub fn was_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
     }
 
     pub fn is_complete(&self) -> bool {
@@ -79,6 +86,7 @@ impl Capped {
         let progress = Arc::new(BodyProgress {
             start: Instant::now(),
             cut: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
             complete: AtomicBool::new(body.is_end_stream()),
             moved: AtomicU64::new(0),
         });
@@ -100,7 +108,14 @@ impl Body for Capped {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let frame = Pin::new(&mut self.body).poll_frame(cx);
         match &frame {
-            Poll::Ready(Some(Ok(_))) => self.progress.record_move(),
+            Poll::Ready(Some(Ok(_))) => {
+                self.progress.record_move();
+                // A body of known length is done after its last frame: hyper may never ask
+                // for the end, so this is where it is known to have arrived in full.
+                if self.body.is_end_stream() {
+                    self.progress.complete.store(true, Ordering::Relaxed);
+                }
+            }
             Poll::Ready(None) => {
                 self.progress.record_move();
                 self.progress.complete.store(true, Ordering::Relaxed);
@@ -108,7 +123,8 @@ impl Body for Capped {
             Poll::Ready(Some(Err(error))) if error.is::<LengthLimitError>() => {
                 self.progress.cut.store(true, Ordering::Relaxed);
             }
-            _ => {}
+            Poll::Ready(Some(Err(_))) => self.progress.broken.store(true, Ordering::Relaxed),
+            Poll::Pending => {}
         }
         frame
     }

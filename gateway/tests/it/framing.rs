@@ -156,3 +156,32 @@ async fn an_h2c_upgrade_is_not_tunnelled() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_chunked_body_is_the_clients_400_not_a_service_failure() {
+    let (gateway, _upstream) = gateway_with(&[]).await;
+    let response = raw(
+        &gateway,
+        format!("POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\nzz\r\n"),
+    )
+    .await;
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 400 Bad Request", "{response}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    let metrics = gateway
+        .http
+        .get(gateway.url("/metrics"))
+        .header("X-API-Key", ADMIN_API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for kind in ["connect", "timeout", "other"] {
+        let line = format!(
+            "coglex_gateway_upstream_errors_total{{service=\"storage\",kind=\"{kind}\"}} 0"
+        );
+        assert!(metrics.contains(&line), "the service was blamed: {metrics}");
+    }
+}
