@@ -44,19 +44,22 @@ pub struct AuthState {
 
 impl AuthState {
     fn new(core: &Core, settings: Settings) -> anyhow::Result<Self> {
+        let limit = settings.database_timeout();
         Ok(Self {
-            users: users::Users::new(core),
+            users: users::Users::new(core, limit),
             sessions: sessions::Sessions::new(
                 core,
                 settings.server_session_lifetime,
                 settings.access_token_ttl_secs,
+                limit,
             ),
-            limits: limits::Limits::new(core, settings.auth_limit_window_secs),
+            limits: limits::Limits::new(core, settings.auth_limit_window_secs, limit),
             otps: otp::Otps::new(
                 core,
                 settings.verification_length,
                 settings.verification_expiry,
                 settings.otp_max_attempts,
+                limit,
             ),
             mailer: mailer::Mailer::new(&settings)?,
             oauth: oauth::OAuth::new(core, &settings)?,

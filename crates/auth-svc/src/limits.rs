@@ -1,6 +1,9 @@
 //! Attempt limits that hold across replicas: counters in MongoDB (`_AUTH_LIMITS`) per fixed
 //! window, e.g. sign-ins per account and per client address. A TTL index removes old windows.
 
+use std::time::Duration;
+
+use coglex_common::mongo::{bounded, deadline};
 use coglex_common::token::now_secs;
 use coglex_common::web::Core;
 use coglex_common::{ApiError, ErrorCode};
@@ -14,13 +17,16 @@ pub const COLLECTION: &str = "_AUTH_LIMITS";
 pub struct Limits {
     counters: Collection<Document>,
     window_secs: u64,
+    /// How long one database call may take (`AUTH_DATABASE_TIMEOUT_MS`).
+    limit: Duration,
 }
 
 impl Limits {
-    pub fn new(core: &Core, window_secs: u64) -> Self {
+    pub fn new(core: &Core, window_secs: u64, limit: Duration) -> Self {
         Self {
             counters: core.db.collection(COLLECTION),
             window_secs: window_secs.max(1),
+            limit,
         }
     }
 
@@ -38,10 +44,10 @@ impl Limits {
             "$inc": { "count": 1_i64 },
             "$setOnInsert": { "expires_at": DateTime::from_millis((window_end * 1000) as i64) },
         };
-        let counter = match self.increment(&id, update.clone()).await {
+        let counter = match deadline(self.limit, self.increment(&id, update.clone())).await? {
             // Two first attempts can race to insert the window's counter; the loser retries.
             Err(e) if coglex_common::mongo::server_code(&e) == Some(11000) => {
-                self.increment(&id, update).await?
+                bounded(self.limit, self.increment(&id, update)).await?
             }
             other => other?,
         };
@@ -89,7 +95,7 @@ impl Limits {
     /// Forgets the current window of `bucket`, e.g. an account's failures after a success.
     pub async fn clear(&self, bucket: &str) -> Result<(), ApiError> {
         let id = format!("{bucket}:{}", now_secs() / self.window_secs);
-        self.counters.delete_one(doc! { "_id": id }).await?;
+        bounded(self.limit, self.counters.delete_one(doc! { "_id": id })).await?;
         Ok(())
     }
 }

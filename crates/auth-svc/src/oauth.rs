@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use coglex_common::mongo::bounded;
 use coglex_common::token::{Purpose, TokenError};
 use coglex_common::web::Core;
 use coglex_common::{ApiError, ErrorCode};
@@ -108,6 +109,8 @@ pub struct OAuth {
     facebook: Option<Endpoints>,
     redirects: Vec<String>,
     states: Collection<Document>,
+    /// How long one database call may take (`AUTH_DATABASE_TIMEOUT_MS`).
+    db_limit: Duration,
     core: Core,
 }
 
@@ -147,6 +150,7 @@ impl OAuth {
             ),
             redirects: settings.oauth_redirect_allowlist.clone(),
             states: core.db.collection(STATES),
+            db_limit: settings.database_timeout(),
             core: core.clone(),
         })
     }
@@ -201,9 +205,10 @@ impl OAuth {
         let expires_at = DateTime::from_millis(
             DateTime::now().timestamp_millis() + STATE_LIFETIME.as_millis() as i64,
         );
-        self.states
-            .insert_one(doc! { "_id": &state.jti, "challenge": &challenge, "used": false, "expires_at": expires_at })
-            .await?;
+        let record = self.states.insert_one(
+            doc! { "_id": &state.jti, "challenge": &challenge, "used": false, "expires_at": expires_at },
+        );
+        bounded(self.db_limit, record).await?;
 
         let mut url = url::Url::parse(&endpoints.auth_url).map_err(ApiError::internal)?;
         {
@@ -250,22 +255,20 @@ impl OAuth {
         }
         // A wrong verifier leaves the record unused: whoever holds only the callback URL must
         // not be able to spoil the sign-in of the client that started it.
-        self.states
-            .find_one_and_update(
-                doc! {
-                    "_id": &claims.jti,
-                    "challenge": challenge(verifier),
-                    "used": false,
-                    "expires_at": { "$gt": DateTime::now() },
-                },
-                doc! { "$set": { "used": true } },
+        let take = self.states.find_one_and_update(
+            doc! {
+                "_id": &claims.jti,
+                "challenge": challenge(verifier),
+                "used": false,
+                "expires_at": { "$gt": DateTime::now() },
+            },
+            doc! { "$set": { "used": true } },
+        );
+        bounded(self.db_limit, take).await?.ok_or_else(|| {
+            ApiError::bad_request(
+                "`state` was already used, has expired, or was not started with this `verifier`",
             )
-            .await?
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "`state` was already used, has expired, or was not started with this `verifier`",
-                )
-            })?;
+        })?;
 
         let pkce_verifier = provider.uses_pkce().then_some(verifier);
         let access_token = self

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use coglex_common::mongo::bounded;
 use coglex_common::web::Core;
 use coglex_common::ApiError;
 use hmac::{Hmac, Mac};
@@ -45,10 +46,18 @@ pub struct Otps {
     digits: u32,
     lifetime: Duration,
     max_attempts: i32,
+    /// How long one database call may take (`AUTH_DATABASE_TIMEOUT_MS`).
+    limit: Duration,
 }
 
 impl Otps {
-    pub fn new(core: &Core, digits: u32, lifetime_secs: u64, max_attempts: i32) -> Self {
+    pub fn new(
+        core: &Core,
+        digits: u32,
+        lifetime_secs: u64,
+        max_attempts: i32,
+        limit: Duration,
+    ) -> Self {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(core.settings.tokens.server_secret.expose().as_bytes())
                 .expect("HMAC takes keys of any length");
@@ -59,6 +68,7 @@ impl Otps {
             digits,
             lifetime: Duration::from_secs(lifetime_secs),
             max_attempts,
+            limit,
         }
     }
 
@@ -95,7 +105,7 @@ impl Otps {
             "used": false,
             "expires_at": DateTime::from_millis(DateTime::now().timestamp_millis() + self.lifetime.as_millis() as i64),
         };
-        self.codes.insert_one(record).await?;
+        bounded(self.limit, self.codes.insert_one(record)).await?;
         Ok((oid, code))
     }
 
@@ -109,16 +119,16 @@ impl Otps {
             "expires_at": { "$gt": DateTime::now() },
             "attempts": { "$lt": self.max_attempts },
         };
-        let record = self
+        let attempt = self
             .codes
             .find_one_and_update(usable, doc! { "$inc": { "attempts": 1 } })
-            .return_document(ReturnDocument::After)
-            .await?;
+            .return_document(ReturnDocument::After);
+        let record = bounded(self.limit, attempt).await?;
         let Some(record) = record else {
             let exhausted = self
                 .codes
-                .find_one(doc! { "_id": oid, "key": key.as_str(), "used": false, "attempts": { "$gte": self.max_attempts } })
-                .await?;
+                .find_one(doc! { "_id": oid, "key": key.as_str(), "used": false, "attempts": { "$gte": self.max_attempts } });
+            let exhausted = bounded(self.limit, exhausted).await?;
             return Ok(if exhausted.is_some() {
                 Check::Exhausted
             } else {
@@ -133,23 +143,20 @@ impl Otps {
             return Ok(Check::Wrong);
         }
         // Two correct guesses racing: only the one that flips `used` wins.
-        let consumed = self
-            .codes
-            .update_one(
-                doc! { "_id": oid, "used": false },
-                doc! { "$set": { "used": true } },
-            )
-            .await?;
+        let consume = self.codes.update_one(
+            doc! { "_id": oid, "used": false },
+            doc! { "$set": { "used": true } },
+        );
+        let consumed = bounded(self.limit, consume).await?;
         if consumed.modified_count == 0 {
             return Ok(Check::Unusable);
         }
         // The address is proven; codes still in its mailbox must not sign in again later.
-        self.codes
-            .update_many(
-                doc! { "key": key.as_str(), "used": false },
-                doc! { "$set": { "used": true } },
-            )
-            .await?;
+        let retire = self.codes.update_many(
+            doc! { "key": key.as_str(), "used": false },
+            doc! { "$set": { "used": true } },
+        );
+        bounded(self.limit, retire).await?;
         Ok(Check::Valid)
     }
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use coglex_common::mongo::bounded;
 use coglex_common::session::{fields, SessionClaims};
 use coglex_common::token::{Purpose, TokenError};
 use coglex_common::web::{AuthUser, Core};
@@ -22,6 +23,8 @@ pub struct Sessions {
     core: Core,
     lifetime: Duration,
     access_ttl: Duration,
+    /// How long one database call may take (`AUTH_DATABASE_TIMEOUT_MS`).
+    limit: Duration,
 }
 
 /// The tokens handed out at sign-in and refresh, as every response that starts or renews a
@@ -67,11 +70,12 @@ impl Tokens {
 }
 
 impl Sessions {
-    pub fn new(core: &Core, lifetime_secs: u64, access_ttl_secs: u64) -> Self {
+    pub fn new(core: &Core, lifetime_secs: u64, access_ttl_secs: u64, limit: Duration) -> Self {
         Self {
             core: core.clone(),
             lifetime: Duration::from_secs(lifetime_secs),
             access_ttl: Duration::from_secs(access_ttl_secs),
+            limit,
         }
     }
 
@@ -107,7 +111,8 @@ impl Sessions {
             fields::EXPIRES_AT: DateTime::from_millis(now.timestamp_millis() + self.lifetime.as_millis() as i64),
             fields::REVOKED_AT: null,
         };
-        self.core.sessions.collection().insert_one(session).await?;
+        let record = self.core.sessions.collection().insert_one(session);
+        bounded(self.limit, record).await?;
         let access = self
             .core
             .tokens
@@ -143,12 +148,12 @@ impl Sessions {
             fields::REVOKED_AT: null,
             fields::EXPIRES_AT: { "$gt": DateTime::now() },
         };
-        let rotated = self
+        let rotate = self
             .core
             .sessions
             .collection()
-            .update_one(live, doc! { "$set": { REFRESH_JTI: &next.jti } })
-            .await?;
+            .update_one(live, doc! { "$set": { REFRESH_JTI: &next.jti } });
+        let rotated = bounded(self.limit, rotate).await?;
         if rotated.modified_count != 1 {
             // Signed by us but no longer current: replayed after rotation, or the session ended.
             self.end_session(&sid).await?;
@@ -196,15 +201,11 @@ impl Sessions {
     }
 
     async fn revoke(&self, filter: Document) -> Result<u64, ApiError> {
-        let result = self
-            .core
-            .sessions
-            .collection()
-            .update_many(
-                filter,
-                doc! { "$set": { fields::REVOKED_AT: DateTime::now() } },
-            )
-            .await?;
+        let revoke = self.core.sessions.collection().update_many(
+            filter,
+            doc! { "$set": { fields::REVOKED_AT: DateTime::now() } },
+        );
+        let result = bounded(self.limit, revoke).await?;
         Ok(result.modified_count)
     }
 }

@@ -89,6 +89,12 @@ pub struct Settings {
     #[serde(default = "defaults::timeout_ms")]
     pub smtp_timeout_ms: u64,
 
+    /// Milliseconds one database call may take before it is given up with 503
+    /// (`AUTH_DATABASE_TIMEOUT_MS`): the driver has no socket timeout, so a silent connection
+    /// would otherwise hold a sign-in forever.
+    #[serde(default = "defaults::timeout_ms")]
+    pub auth_database_timeout_ms: u64,
+
     /// Redirect URIs accepted in OAuth flows, exact matches (`OAUTH_REDIRECT_ALLOWLIST`).
     #[serde(default, deserialize_with = "comma_list")]
     pub oauth_redirect_allowlist: Vec<String>,
@@ -222,6 +228,11 @@ impl Settings {
                 "ACCESS_TOKEN_TTL_SECS must be positive and at most SERVER_SESSION_LIFETIME".into(),
             ));
         }
+        if self.auth_database_timeout_ms == 0 {
+            return Err(ConfigError(
+                "AUTH_DATABASE_TIMEOUT_MS must be a positive number of milliseconds".into(),
+            ));
+        }
         if self.otp_max_attempts < 1 {
             return Err(ConfigError("OTP_MAX_ATTEMPTS must be at least 1".into()));
         }
@@ -237,5 +248,10 @@ impl Settings {
                 .map_err(|_| ConfigError(format!("`{url}` is not a valid OAuth endpoint URL")))?;
         }
         Ok(())
+    }
+
+    /// How long one database call may take (`AUTH_DATABASE_TIMEOUT_MS`).
+    pub fn database_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.auth_database_timeout_ms)
     }
 }

@@ -3,6 +3,9 @@
 //! (linked OAuth identities), `_verified` (the owner of `_key` proved it), `_created`, and the
 //! user's own fields.
 
+use std::time::Duration;
+
+use coglex_common::mongo::{bounded, deadline};
 use coglex_common::web::{AuthUser, Core};
 use coglex_common::{render, ApiError};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
@@ -23,12 +26,15 @@ const VERIFIED: &str = "_verified";
 #[derive(Clone)]
 pub struct Users {
     users: Collection<Document>,
+    /// How long one call may take (`AUTH_DATABASE_TIMEOUT_MS`).
+    limit: Duration,
 }
 
 impl Users {
-    pub fn new(core: &Core) -> Self {
+    pub fn new(core: &Core, limit: Duration) -> Self {
         Self {
             users: core.users(),
+            limit,
         }
     }
 
@@ -59,7 +65,7 @@ impl Users {
         user.insert(PASSWORD, password_hash);
         user.insert(VERIFIED, false);
         user.insert(CREATED, DateTime::now());
-        match self.users.insert_one(&user).await {
+        match deadline(self.limit, self.users.insert_one(&user)).await? {
             Ok(_) => Ok(user),
             Err(e) if coglex_common::mongo::server_code(&e) == Some(11000) => {
                 Err(ApiError::conflict("a user with this `_key` already exists"))
@@ -76,11 +82,11 @@ impl Users {
     ) -> Result<Option<Document>, ApiError> {
         let mut filter = extra;
         filter.insert(KEY, key.as_str());
-        Ok(self.users.find_one(filter).await?)
+        bounded(self.limit, self.users.find_one(filter)).await
     }
 
     pub async fn find(&self, key: &str) -> Result<Option<Document>, ApiError> {
-        Ok(self.users.find_one(doc! { KEY: key }).await?)
+        bounded(self.limit, self.users.find_one(doc! { KEY: key })).await
     }
 
     /// Replaces the hash `old`, e.g. a bcrypt hash from the original, with argon2id; nothing
@@ -92,23 +98,23 @@ impl Users {
         old: &str,
         hash: String,
     ) -> Result<bool, ApiError> {
-        let result = self
-            .users
-            .update_one(
-                doc! { "_id": id, PASSWORD: old },
-                doc! { "$set": { PASSWORD: hash } },
-            )
-            .await?;
+        let swap = self.users.update_one(
+            doc! { "_id": id, PASSWORD: old },
+            doc! { "$set": { PASSWORD: hash } },
+        );
+        let result = bounded(self.limit, swap).await?;
         Ok(result.matched_count == 1)
     }
 
     /// The user's password hash as stored now, if any.
     pub async fn current_hash(&self, id: &ObjectId) -> Result<Option<String>, ApiError> {
-        let found = self
-            .users
-            .find_one(doc! { "_id": id })
-            .projection(doc! { PASSWORD: 1 })
-            .await?;
+        let found = bounded(
+            self.limit,
+            self.users
+                .find_one(doc! { "_id": id })
+                .projection(doc! { PASSWORD: 1 }),
+        )
+        .await?;
         Ok(found.and_then(|user| user.get_str(PASSWORD).ok().map(str::to_owned)))
     }
 
@@ -119,7 +125,7 @@ impl Users {
         let Some(filter) = own(user) else {
             return Ok(None);
         };
-        Ok(self.users.find_one(filter).await?)
+        bounded(self.limit, self.users.find_one(filter)).await
     }
 
     /// Applies `update` to the signed-in user's own document (see [`Self::find_own`]).
@@ -131,11 +137,11 @@ impl Users {
         let Some(filter) = own(user) else {
             return Ok(None);
         };
-        Ok(self
+        let update = self
             .users
             .find_one_and_update(filter, update)
-            .return_document(ReturnDocument::After)
-            .await?)
+            .return_document(ReturnDocument::After);
+        bounded(self.limit, update).await
     }
 
     /// Records that the owner of `key` proved it. An account `/signup` made and nobody proved
@@ -150,19 +156,20 @@ impl Users {
     ) -> Result<Option<String>, ApiError> {
         let unproven = doc! { KEY: key.as_str(), VERIFIED: false };
         if keep_password {
-            self.users
-                .update_one(unproven, doc! { "$set": { VERIFIED: true } })
-                .await?;
+            let confirm = self
+                .users
+                .update_one(unproven, doc! { "$set": { VERIFIED: true } });
+            bounded(self.limit, confirm).await?;
             return Ok(None);
         }
-        let before = self
+        let confirm = self
             .users
             .find_one_and_update(
                 unproven,
                 doc! { "$set": { VERIFIED: true }, "$unset": { PASSWORD: "" } },
             )
-            .return_document(ReturnDocument::Before)
-            .await?;
+            .return_document(ReturnDocument::Before);
+        let before = bounded(self.limit, confirm).await?;
         match before {
             Some(user) if user.contains_key(PASSWORD) => Ok(Some(user_id(&user)?)),
             _ => Ok(None),
@@ -172,11 +179,13 @@ impl Users {
     /// Whether the user `id` still has the password hash `hash`: a sign-in that verified it
     /// must not outlive its removal by the address's owner meanwhile.
     pub async fn still_has_hash(&self, id: &ObjectId, hash: &str) -> Result<bool, ApiError> {
-        let found = self
-            .users
-            .find_one(doc! { "_id": id, PASSWORD: hash })
-            .projection(doc! { "_id": 1 })
-            .await?;
+        let found = bounded(
+            self.limit,
+            self.users
+                .find_one(doc! { "_id": id, PASSWORD: hash })
+                .projection(doc! { "_id": 1 }),
+        )
+        .await?;
         Ok(found.is_some())
     }
 
@@ -192,12 +201,14 @@ impl Users {
             "$setOnInsert": { "_id": ObjectId::new(), CREATED: DateTime::now(), "name": name, VERIFIED: true },
             "$addToSet": { PROVIDERS: { "provider": provider, "identifier": identifier } },
         };
-        let user = self
-            .users
-            .find_one_and_update(doc! { KEY: key.as_str() }, update)
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await?;
+        let user = bounded(
+            self.limit,
+            self.users
+                .find_one_and_update(doc! { KEY: key.as_str() }, update)
+                .upsert(true)
+                .return_document(ReturnDocument::After),
+        )
+        .await?;
         user.ok_or_else(|| ApiError::internal(anyhow::anyhow!("upsert returned no document")))
     }
 }

@@ -8,6 +8,7 @@ mod legacy_bcrypt;
 mod oauth;
 mod openapi;
 mod otp;
+mod outage;
 mod profile;
 mod sessions;
 mod signin;
