@@ -231,6 +231,14 @@ impl GatewaySettings {
                     service.url_setting()
                 )));
             }
+            // Requests keep their own path (`/service/<name>/v1/...`): a prefix here would
+            // be dropped, so it is refused rather than ignored.
+            if parsed.path_and_query().is_some_and(|p| p.as_str() != "/") {
+                return Err(ConfigError(format!(
+                    "{} must be the service's origin, without a path or query: {url}",
+                    service.url_setting()
+                )));
+            }
         }
         Ok(())
     }
@@ -302,6 +310,22 @@ mod tests {
 
     fn settings(pairs: serde_json::Value) -> GatewaySettings {
         serde_json::from_value(pairs).expect("settings")
+    }
+
+    #[test]
+    fn a_service_url_must_be_a_plain_http_origin() {
+        for (url, fine) in [
+            ("http://storage:8080", true),
+            ("http://storage:8080/", true),
+            ("http://[::1]:8080", true),
+            ("https://storage:8080", false),
+            ("http://storage:8080/prefix", false),
+            ("http://storage:8080/?a=1", false),
+            ("storage:8080", false),
+        ] {
+            let tuned = settings(serde_json::json!({ "storage_svc_url": url }));
+            assert_eq!(tuned.validate().is_ok(), fine, "{url}");
+        }
     }
 
     #[test]
