@@ -654,14 +654,16 @@ impl RequestIds {
 enum TooSlow {
     /// The service did not start its response within its timeout after the body last moved.
     Service,
-    /// The client was still sending its body when the exchange reached `UPSTREAM_REQUEST_MAX_MS`.
+    /// The client was still sending its body when the exchange reached `UPSTREAM_REQUEST_MAX_MS`,
+    /// or stopped sending it, with the service waiting, for the response timeout.
     Upload,
 }
 
 /// `exchange`, unless the service takes longer than `timeout` to start its response, counted
 /// from when the client's body last moved (a slow upload that keeps moving is not cut, and a
 /// bodiless request gets `timeout` from its start), or the whole exchange takes longer than
-/// `max_total` (a body trickling in forever).
+/// `max_total` (a body trickling in forever). Running out of time while the service waits for
+/// more of the body is the client's stall (`Upload`), not the service's.
 async fn within_time<F: std::future::Future>(
     timeout: Duration,
     max_total: Duration,
@@ -678,11 +680,14 @@ async fn within_time<F: std::future::Future>(
         }
         let later = (progress.last_moved() + timeout).min(cap);
         if later <= deadline {
-            return Err(if deadline >= cap && !progress.is_complete() {
-                TooSlow::Upload
-            } else {
-                TooSlow::Service
-            });
+            let uploading = !progress.is_complete();
+            return Err(
+                if uploading && (deadline >= cap || progress.is_awaiting_client()) {
+                    TooSlow::Upload
+                } else {
+                    TooSlow::Service
+                },
+            );
         }
         deadline = later;
     }

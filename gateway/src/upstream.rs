@@ -38,8 +38,8 @@ pub struct Capped {
 
 /// What passing a client's body on tells the rest of its request: whether it was cut at the
 /// limit (over HTTP/2 the exchange then fails with a reset stream that no longer carries the
-/// cause), whether the client's side of it broke, and when the last of it went (the response
-/// timeout counts from then).
+/// cause), whether the client's side of it broke, whether the service is waiting on the
+/// client for more of it, and when the last of it went (the response timeout counts from then).
 pub struct BodyProgress {
     start: Instant,
     cut: AtomicBool,
@@ -47,6 +47,9 @@ pub struct BodyProgress {
     broken: AtomicBool,
     /// The body has ended (or never had any).
     complete: AtomicBool,
+    /// The last ask for more of it found nothing yet from the client: when it stays so, the
+    /// client has stalled, not the service (a service that stops reading stops asking).
+    awaiting_client: AtomicBool,
     /// Nanoseconds after `start` when a frame, or the end, last went.
     moved: AtomicU64,
 }
@@ -69,6 +72,10 @@ impl BodyProgress {
         self.complete.load(Ordering::Relaxed)
     }
 
+    pub fn is_awaiting_client(&self) -> bool {
+        self.awaiting_client.load(Ordering::Relaxed)
+    }
+
     /// When the body last moved; its start when it has not yet.
     pub fn last_moved(&self) -> Instant {
         self.start + Duration::from_nanos(self.moved.load(Ordering::Relaxed))
@@ -88,6 +95,7 @@ impl Capped {
             cut: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             complete: AtomicBool::new(body.is_end_stream()),
+            awaiting_client: AtomicBool::new(false),
             moved: AtomicU64::new(0),
         });
         let capped = Self {
@@ -107,6 +115,9 @@ impl Body for Capped {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let frame = Pin::new(&mut self.body).poll_frame(cx);
+        self.progress
+            .awaiting_client
+            .store(frame.is_pending(), Ordering::Relaxed);
         match &frame {
             Poll::Ready(Some(Ok(_))) => {
                 self.progress.record_move();

@@ -145,3 +145,44 @@ async fn a_body_that_trickles_in_is_cut_at_the_request_limit() {
         "{elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_body_that_stops_mid_way_is_the_clients_408_not_a_service_timeout() {
+    let (gateway, _upstream) = gateway_with(&[("UPSTREAM_RESPONSE_TIMEOUT_MS", "300")]).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.host_port())
+        .await
+        .unwrap();
+    // 10 of the 100 bytes announced, then nothing, with the connection kept open.
+    let head = format!("POST /service/storage/v1/stalled HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 100\r\n\r\n0123456789");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).contains('}') {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
+            Ok(Err(error)) => panic!("{error}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
+    let metrics = gateway
+        .http
+        .get(gateway.url("/metrics"))
+        .header("X-API-Key", ADMIN_API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "coglex_gateway_upstream_errors_total{service=\"storage\",kind=\"timeout\"} 0"
+        ),
+        "the service was blamed: {metrics}"
+    );
+}
