@@ -42,8 +42,8 @@ pub struct SharedUpstreams {
     /// `[service][n]`.
     slots: Mutex<Vec<Vec<Option<Shared>>>>,
     /// Held while a slot's connection is opened, so that requests arriving meanwhile wait
-    /// for it instead of each opening one.
-    opening: Vec<Vec<tokio::sync::Mutex<()>>>,
+    /// for it instead of each opening one; it keeps when an open last failed.
+    opening: Vec<Vec<tokio::sync::Mutex<Option<Instant>>>>,
     turn: AtomicUsize,
 }
 
@@ -84,10 +84,24 @@ impl SharedUpstreams {
             let mut sender = match self.usable(service, slot) {
                 Some(sender) => sender,
                 None => {
-                    let _opening = self.opening[service.index()][slot].lock().await;
+                    let asked = Instant::now();
+                    let mut failed = self.opening[service.index()][slot].lock().await;
                     match self.usable(service, slot) {
                         Some(sender) => sender,
-                        None => self.open(service, slot, authority, connect_timeout).await?,
+                        // An open that failed while this request waited answers it too: each
+                        // waiter trying in turn would keep the last one k connect timeouts.
+                        None if failed.is_some_and(|at| at >= asked) => {
+                            return Err(UpstreamError::Connect(std::io::Error::other(
+                                "the service could not be reached",
+                            )));
+                        }
+                        None => match self.open(service, slot, authority, connect_timeout).await {
+                            Ok(sender) => sender,
+                            Err(error) => {
+                                *failed = Some(Instant::now());
+                                return Err(error);
+                            }
+                        },
                     }
                 }
             };

@@ -237,3 +237,37 @@ async fn a_body_sent_in_one_byte_pieces_arrives_whole_and_in_order() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap(), sent);
 }
+
+#[tokio::test]
+async fn requests_waiting_on_a_failed_connect_all_get_a_quick_502() {
+    // A listener whose accept queue is full: the kernel drops further SYNs, so a connect to
+    // it hangs until the gateway's connect timeout.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap();
+    let _listener = socket.listen(0).unwrap();
+    let mut queued = Vec::new();
+    while let Ok(Ok(stream)) =
+        tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await
+    {
+        queued.push(stream);
+    }
+    let mut pairs = settings_for(&format!("http://{address}"));
+    pairs.extend(owned_pairs(&[
+        ("SERVER_WORKERS", "1"),
+        ("UPSTREAM_HTTP2", "true"),
+        ("UPSTREAM_HTTP2_CONNECTIONS", "1"),
+        ("UPSTREAM_CONNECT_TIMEOUT_MS", "400"),
+    ]));
+    let gateway = spawn_gateway(pairs).await;
+    let started = std::time::Instant::now();
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| gateway.get("/service/storage/v1/x").send()))
+            .await;
+    let elapsed = started.elapsed();
+    for answer in answers {
+        assert_eq!(answer.unwrap().status(), 502);
+    }
+    // One connect timeout for all of them, not one each in turn (2 s).
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+}
