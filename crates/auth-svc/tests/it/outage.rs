@@ -14,6 +14,7 @@ async fn a_database_that_goes_silent_is_503_within_the_timeout() {
     let app = spawn_with(&[
         ("MONGODB_URI", proxy.uri.as_str()),
         ("AUTH_DATABASE_TIMEOUT_MS", "500"),
+        ("MONGODB_SERVER_SELECTION_TIMEOUT_MS", "500"),
         // The session stays cached, so only auth's own calls meet the outage.
         ("SESSION_CACHE_TTL_MS", "60000"),
     ])
@@ -35,6 +36,7 @@ async fn a_database_that_goes_silent_is_503_within_the_timeout() {
             refresh(&app, &refresh_token).await,
             get_profile(&app, "ada@example.com", token(&session)).await,
             sign_out(&app, token(&session), None).await,
+            app.get("/ready").send().await.unwrap(),
         ]
     })
     .await

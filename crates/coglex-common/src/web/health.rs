@@ -4,6 +4,8 @@
 //! Orchestrators call them at the root without a key; under `/service/<name>/v1` they are
 //! part of the API (and its document) and need the key like every other route.
 
+use std::time::Duration;
+
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
@@ -61,6 +63,8 @@ async fn ready(
     core: web::Data<Core>,
     name: web::Data<ServiceName>,
 ) -> Result<HttpResponse, ApiError> {
-    mongo::ping(&core.db).await?;
+    // As long as finding a server may take: a connection gone silent is not ready either.
+    let limit = Duration::from_millis(core.settings.mongo.mongodb_server_selection_timeout_ms);
+    mongo::deadline(limit, mongo::ping(&core.db)).await??;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready", "service": name.0 })))
 }
