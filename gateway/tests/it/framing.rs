@@ -168,16 +168,7 @@ async fn a_malformed_chunked_body_is_the_clients_400_not_a_service_failure() {
     let (status, body) = status_and_body(&response);
     assert_eq!(status, "HTTP/1.1 400 Bad Request", "{response}");
     assert_eq!(body["error"]["code"], "bad_request", "{body}");
-    let metrics = gateway
-        .http
-        .get(gateway.url("/metrics"))
-        .header("X-API-Key", ADMIN_API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gateway.metrics().await;
     for kind in ["connect", "timeout", "other"] {
         let line = format!(
             "coglex_gateway_upstream_errors_total{{service=\"storage\",kind=\"{kind}\"}} 0"

@@ -31,6 +31,36 @@ impl TestGateway {
     pub fn host_port(&self) -> &str {
         self.address.trim_start_matches("http://")
     }
+
+    /// The Prometheus page, read with the admin key.
+    pub async fn metrics(&self) -> String {
+        let page = self
+            .http
+            .get(self.url("/metrics"))
+            .header("X-API-Key", ADMIN_API_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        page.text().await.unwrap()
+    }
+}
+
+/// What arrives on a raw socket until a JSON response's body has come (or 5 s of silence).
+pub async fn read_json_answer(reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).contains('}') {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), reader.read(&mut buffer))
+            .await
+        {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
+            Ok(Err(error)) => panic!("{error}"),
+        }
+    }
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 /// Settings for a gateway whose five upstreams are all `upstream`.

@@ -183,15 +183,7 @@ async fn metrics_need_an_admin_key_and_count_requests() {
         401,
         "a client key is not enough"
     );
-    let page = gateway
-        .http
-        .get(gateway.url("/metrics"))
-        .header("X-API-Key", ADMIN_API_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let text = page.text().await.unwrap();
+    let text = gateway.metrics().await;
     assert!(
         text.contains("coglex_gateway_requests_total{service=\"auth\",status=\"200\"} 1"),
         "{text}"

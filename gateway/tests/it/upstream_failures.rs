@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::helpers::*;
 
@@ -123,18 +123,9 @@ async fn a_body_that_trickles_in_is_cut_at_the_request_limit() {
         }
         writer.write_all(b"0\r\n\r\n").await
     });
-    let mut response = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !String::from_utf8_lossy(&response).contains("}") {
-        match tokio::time::timeout(Duration::from_secs(5), reader.read(&mut buffer)).await {
-            Ok(Ok(0)) | Err(_) => break,
-            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
-            Ok(Err(error)) => panic!("{error}"),
-        }
-    }
+    let response = read_json_answer(&mut reader).await;
     let elapsed = started.elapsed();
     sender.abort();
-    let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
     assert!(
         response.contains(r#""code":"request_timeout""#),
@@ -156,29 +147,11 @@ async fn a_body_that_stops_mid_way_is_the_clients_408_not_a_service_timeout() {
     let head = format!("POST /service/storage/v1/stalled HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 100\r\n\r\n0123456789");
     stream.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
-    let mut response = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !String::from_utf8_lossy(&response).contains('}') {
-        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await {
-            Ok(Ok(0)) | Err(_) => break,
-            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
-            Ok(Err(error)) => panic!("{error}"),
-        }
-    }
+    let response = read_json_answer(&mut stream).await;
     let elapsed = started.elapsed();
-    let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
     assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
-    let metrics = gateway
-        .http
-        .get(gateway.url("/metrics"))
-        .header("X-API-Key", ADMIN_API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gateway.metrics().await;
     assert!(
         metrics.contains(
             "coglex_gateway_upstream_errors_total{service=\"storage\",kind=\"timeout\"} 0"
