@@ -1,6 +1,7 @@
 //! A TCP proxy in front of the test database that can be frozen: it then passes no more bytes
 //! either way but closes nothing, as a hung server or a path that silently drops packets
-//! would. Services must give up on such a connection by themselves.
+//! would. Services must give up on such a connection by themselves. It can also hold only the
+//! server's replies: commands then still run, but their outcome arrives late.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -9,7 +10,30 @@ use tokio::sync::watch;
 pub struct FreezableProxy {
     /// `mongodb://<address>/?directConnection=true`, for `MONGODB_URI`.
     pub uri: String,
-    frozen: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Open,
+    HoldReplies,
+    Frozen,
+}
+
+/// Which way bytes go through a connection.
+#[derive(Clone, Copy)]
+enum Way {
+    ToServer,
+    ToClient,
+}
+
+impl Mode {
+    fn passes(self, way: Way) -> bool {
+        match (self, way) {
+            (Mode::Open, _) | (Mode::HoldReplies, Way::ToServer) => true,
+            (Mode::HoldReplies, Way::ToClient) | (Mode::Frozen, _) => false,
+        }
+    }
 }
 
 impl FreezableProxy {
@@ -23,43 +47,54 @@ impl FreezableProxy {
             .to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
-        let (frozen, watching) = watch::channel(false);
+        let (mode, watching) = watch::channel(Mode::Open);
         tokio::spawn(accept(listener, target, watching));
         Self {
             uri: format!("mongodb://{address}/?directConnection=true"),
-            frozen,
+            mode,
         }
     }
 
     /// Stops passing bytes on every connection, open or new.
     pub fn freeze(&self) {
-        self.frozen.send_replace(true);
+        self.mode.send_replace(Mode::Frozen);
+    }
+
+    /// Passes commands to the server but holds its replies back.
+    pub fn hold_replies(&self) {
+        self.mode.send_replace(Mode::HoldReplies);
+    }
+
+    /// Passes everything again, the held bytes first.
+    pub fn open(&self) {
+        self.mode.send_replace(Mode::Open);
     }
 }
 
-async fn accept(listener: TcpListener, target: String, frozen: watch::Receiver<bool>) {
+async fn accept(listener: TcpListener, target: String, mode: watch::Receiver<Mode>) {
     while let Ok((client, _)) = listener.accept().await {
         let Ok(server) = TcpStream::connect(&target).await else {
             continue;
         };
         let (client_read, client_write) = client.into_split();
         let (server_read, server_write) = server.into_split();
-        tokio::spawn(pump(client_read, server_write, frozen.clone()));
-        tokio::spawn(pump(server_read, client_write, frozen.clone()));
+        tokio::spawn(pump(client_read, server_write, Way::ToServer, mode.clone()));
+        tokio::spawn(pump(server_read, client_write, Way::ToClient, mode.clone()));
     }
 }
 
 async fn pump(
     mut from: impl AsyncReadExt + Unpin,
     mut to: impl AsyncWriteExt + Unpin,
-    mut frozen: watch::Receiver<bool>,
+    way: Way,
+    mut mode: watch::Receiver<Mode>,
 ) {
     let mut buffer = vec![0; 64 * 1024];
     loop {
         let Ok(n) = from.read(&mut buffer).await else {
             return;
         };
-        if n == 0 || frozen.wait_for(|f| !*f).await.is_err() {
+        if n == 0 || mode.wait_for(|m| m.passes(way)).await.is_err() {
             return;
         }
         if to.write_all(&buffer[..n]).await.is_err() {

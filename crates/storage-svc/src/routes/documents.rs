@@ -5,13 +5,13 @@ use coglex_common::query::{parse_filter, parse_filter_value};
 use coglex_common::web::{json_array, ErrorBody};
 use coglex_common::{render, ApiError};
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-use mongodb::error::ErrorKind;
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bounded, database_error, within, CollectionPath, DocumentPath, StoredDocument};
+use super::batch_insert::{insert_all_or_nothing, Batch};
+use super::{bounded, deadline, CollectionPath, DocumentPath, StoredDocument};
 use crate::domain::document::{check_new_id, parse_id};
 use crate::domain::policy::{Access, Actor};
 use crate::domain::projection::parse_projection;
@@ -240,7 +240,8 @@ pub(crate) async fn find_document(
 ///
 /// Inserts `documents` into `collection` (created on first use), in order, all or nothing: if
 /// one is refused by the database (a duplicate `_id` or unique key is 409), those written
-/// before it are removed again. In a `private` collection each document is stamped with its
+/// before it are removed again. Running out of time (503) leaves nothing either: what the
+/// insert wrote is removed once it ends. In a `private` collection each document is stamped with its
 /// creator, who alone can reach it; a `read-only` collection takes writes from the service
 /// role (admin API key, no session token) only. Users create a collection by writing to a
 /// new name only while there are fewer than `STORAGE_MAX_COLLECTIONS`.
@@ -259,7 +260,7 @@ pub(crate) async fn find_document(
         (status = 409, description = "A document with the same `_id` or unique key exists; nothing was written", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 503, description = "The database is unreachable or the write ran out of time", body = ErrorBody),
+        (status = 503, description = "The database is unreachable or the write ran out of time; nothing of the batch stays", body = ErrorBody),
     ),
 )]
 pub(crate) async fn insert_documents(
@@ -277,7 +278,6 @@ pub(crate) async fn insert_documents(
         )));
     }
     let mut documents = Vec::with_capacity(body.documents.len());
-    // Ids we made up: no document can have them yet, so they are always safe to roll back.
     let mut generated = Vec::new();
     for value in &body.documents {
         let mut document = parse_new_document(value)?;
@@ -309,54 +309,17 @@ pub(crate) async fn insert_documents(
     if access.owner().is_some() {
         state.owner_indexes.ensure(&collection);
     }
-    let insert = collection.insert_many(&documents).ordered(true);
-    let failure = match within(&state, insert).await {
-        Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some((written_before(&e), database_error(e))),
-        Err(timed_out) => Some((None, timed_out)),
+    let batch = Batch {
+        documents,
+        ids: ids.clone(),
+        generated,
     };
-    if let Some((written, err)) = failure {
-        let to_remove = match written {
-            Some(count) => ids[..count.min(ids.len())].to_vec(),
-            None => generated,
-        };
-        roll_back_insert(&state, &collection, to_remove).await;
-        return Err(err);
-    }
+    insert_all_or_nothing(collection, batch, deadline(&state)).await?;
     if let Some(admission) = admission {
         admission.created();
     }
     let inserted_ids: Vec<Value> = ids.into_iter().map(render::bson).collect();
     Ok(HttpResponse::Created().json(InsertResponse { inserted_ids }))
-}
-
-/// How many documents an ordered insert wrote before it failed, when the failure says: an
-/// ordered insert stops at its first failing document.
-fn written_before(err: &mongodb::error::Error) -> Option<usize> {
-    match err.kind.as_ref() {
-        ErrorKind::InsertMany(failure) => failure
-            .write_errors
-            .as_ref()
-            .and_then(|errors| errors.iter().map(|w| w.index).min()),
-        _ => None,
-    }
-}
-
-/// Removes what a failed insert wrote, so a refused batch leaves nothing behind. When the
-/// failure does not say where the insert stopped, only the documents whose ids we generated
-/// are certainly ours to remove.
-async fn roll_back_insert(
-    state: &StorageState,
-    collection: &mongodb::Collection<Document>,
-    ids: Vec<Bson>,
-) {
-    if ids.is_empty() {
-        return;
-    }
-    let removal = collection.delete_many(doc! { "_id": { "$in": ids } });
-    if let Err(e) = bounded(state, removal).await {
-        tracing::error!(error = ?e, "could not roll back a failed insert");
-    }
 }
 
 /// Update one document

@@ -10,6 +10,7 @@
 //! - `GET|POST /_indexes/{collection}`: list or create indexes (admin key).
 
 mod aggregate;
+mod batch_insert;
 mod documents;
 mod indexes;
 
@@ -114,7 +115,9 @@ async fn bounded<T>(
     state: &StorageState,
     call: impl IntoFuture<Output = mongodb::error::Result<T>>,
 ) -> Result<T, ApiError> {
-    within(state, call).await?.map_err(database_error)
+    coglex_common::mongo::deadline(deadline(state), call)
+        .await?
+        .map_err(database_error)
 }
 
 /// A driver error as the API reports it. A failure to encode a command comes from the
@@ -134,12 +137,9 @@ fn database_error(err: mongodb::error::Error) -> ApiError {
     ApiError::from(err)
 }
 
-/// [`bounded`], keeping the driver's error for callers that look into it.
-async fn within<T>(
-    state: &StorageState,
-    call: impl IntoFuture<Output = mongodb::error::Result<T>>,
-) -> Result<mongodb::error::Result<T>, ApiError> {
-    coglex_common::mongo::deadline(state.settings.max_time() + DEADLINE_SLACK, call).await
+/// How long a request waits for a database call.
+fn deadline(state: &StorageState) -> Duration {
+    state.settings.max_time() + DEADLINE_SLACK
 }
 
 /// The collection named in the path.

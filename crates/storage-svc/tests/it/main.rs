@@ -7,6 +7,7 @@ mod helpers;
 mod indexes;
 mod insert;
 mod openapi;
+mod outage;
 mod policies;
 mod safety;
 mod update;

@@ -1,0 +1,104 @@
+//! An ordered insert of a batch that leaves all of it or none of it.
+//!
+//! The insert runs to its end in a task of its own. Dropped at the request's deadline, or when
+//! the client goes away, it would stop at a point nobody knows: the server may still write
+//! any part of the batch. The task learns the outcome instead, and removes what the insert
+//! wrote unless the request was told it worked.
+
+use std::time::Duration;
+
+use coglex_common::ApiError;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::ErrorKind;
+use mongodb::Collection;
+use tokio::sync::oneshot;
+
+use super::database_error;
+
+/// The documents to insert, in order, with their ids.
+pub(super) struct Batch {
+    pub documents: Vec<Document>,
+    /// The `_id` of each document.
+    pub ids: Vec<Bson>,
+    /// The ids we made up: no document can have them yet, so they are always safe to remove.
+    pub generated: Vec<Bson>,
+}
+
+/// Inserts `batch` into `collection`, waiting up to `limit` for the outcome. An error or a
+/// timeout means nothing of the batch stays: the task removes what was written, at once on
+/// an error, or once the insert ends when the request gave up first. It waits for that end
+/// one more `limit` at most, so an abandoned batch is held in memory no longer than a request.
+pub(super) async fn insert_all_or_nothing(
+    collection: Collection<Document>,
+    batch: Batch,
+    limit: Duration,
+) -> Result<(), ApiError> {
+    let (tell, mut answer) = oneshot::channel();
+    tokio::spawn(insert_and_settle(collection, batch, limit, tell));
+    match coglex_common::mongo::deadline(limit, &mut answer).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => Err(ApiError::internal(anyhow::anyhow!(
+            "the insert task ended without an outcome"
+        ))),
+        Err(timed_out) => {
+            // After `close` the task can no longer be told; an outcome sent before it counts.
+            answer.close();
+            answer.try_recv().unwrap_or(Err(timed_out))
+        }
+    }
+}
+
+async fn insert_and_settle(
+    collection: Collection<Document>,
+    batch: Batch,
+    limit: Duration,
+    tell: oneshot::Sender<Result<(), ApiError>>,
+) {
+    let Batch {
+        documents,
+        ids,
+        generated,
+    } = batch;
+    let insert = collection.insert_many(&documents).ordered(true);
+    let written = match tokio::time::timeout(2 * limit, insert).await {
+        Ok(Ok(_)) => match tell.send(Ok(())) {
+            Ok(()) => return,
+            // The request answered 503 (or its client left) before the insert ended.
+            Err(_) => ids,
+        },
+        Ok(Err(e)) => {
+            let written = match written_before(&e) {
+                Some(count) => ids[..count.min(ids.len())].to_vec(),
+                None => generated,
+            };
+            remove(&collection, written, limit).await;
+            let _ = tell.send(Err(database_error(e)));
+            return;
+        }
+        // Still no outcome: only the ids we made up are certainly ours.
+        Err(_) => generated,
+    };
+    remove(&collection, written, limit).await;
+}
+
+/// How many documents an ordered insert wrote before it failed, when the failure says: an
+/// ordered insert stops at its first failing document.
+fn written_before(err: &mongodb::error::Error) -> Option<usize> {
+    match err.kind.as_ref() {
+        ErrorKind::InsertMany(failure) => failure
+            .write_errors
+            .as_ref()
+            .and_then(|errors| errors.iter().map(|w| w.index).min()),
+        _ => None,
+    }
+}
+
+async fn remove(collection: &Collection<Document>, ids: Vec<Bson>, limit: Duration) {
+    if ids.is_empty() {
+        return;
+    }
+    let removal = collection.delete_many(doc! { "_id": { "$in": ids } });
+    if let Err(e) = coglex_common::mongo::bounded(limit, removal).await {
+        tracing::error!(error = ?e, "could not roll back a failed insert");
+    }
+}
