@@ -138,6 +138,19 @@ where
     })
 }
 
+/// [`each_within`] for a driver cursor: the timeout is a driver I/O error like any other.
+pub fn cursor_within<S, T>(
+    cursor: S,
+    limit: Duration,
+) -> impl futures_util::Stream<Item = mongodb::error::Result<T>>
+where
+    S: futures_util::Stream<Item = mongodb::error::Result<T>> + Unpin,
+{
+    each_within(cursor, limit, || {
+        mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+    })
+}
+
 /// Round trip to the database, for readiness checks.
 pub async fn ping(db: &Database) -> Result<(), ApiError> {
     db.run_command(doc! { "ping": 1 }).await?;

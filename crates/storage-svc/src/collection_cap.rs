@@ -5,12 +5,13 @@
 //!
 //! Names known to exist are remembered per process, so a write to an existing collection
 //! costs no extra round trip; only a name not seen yet lists the database's collections. New
-//! names are admitted one at a time, and an admitted name counts until its insert ends, so
+//! names are admitted one at a time, and an admitted name counts until its insert ends (which
+//! may be after its request gave up: the insert can still create the collection then), so
 //! concurrent first writes cannot overshoot the cap together within a process. Replicas do
 //! not see each other's admissions: with N of them, up to N - 1 more can be made at once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use coglex_common::ApiError;
 
@@ -32,10 +33,11 @@ struct Names {
 }
 
 /// A name admitted for one insert. A new name counts against the cap until this is dropped;
-/// [`Admission::created`] then remembers it as existing.
+/// [`Admission::created`] then remembers it as existing. It is owned, so the insert's task
+/// can keep it for as long as the insert may still run.
 #[must_use]
-pub(crate) struct Admission<'a> {
-    cap: &'a CollectionCap,
+pub(crate) struct Admission {
+    cap: Arc<CollectionCap>,
     pending: Option<String>,
 }
 
@@ -51,10 +53,10 @@ impl CollectionCap {
     /// Whether a user may write to `name`: it exists, or there is room for one more.
     /// `list` lists the collections when the name has not been seen yet.
     pub(crate) async fn admit<F>(
-        &self,
+        self: &Arc<Self>,
         name: &CollectionName,
         list: F,
-    ) -> Result<Admission<'_>, ApiError>
+    ) -> Result<Admission, ApiError>
     where
         F: std::future::Future<Output = Result<Vec<String>, ApiError>>,
     {
@@ -91,8 +93,11 @@ impl CollectionCap {
         Ok(self.admission(Some(name.as_str().to_owned())))
     }
 
-    fn admission(&self, pending: Option<String>) -> Admission<'_> {
-        Admission { cap: self, pending }
+    fn admission(self: &Arc<Self>, pending: Option<String>) -> Admission {
+        Admission {
+            cap: Arc::clone(self),
+            pending,
+        }
     }
 
     fn knows(&self, name: &str) -> bool {
@@ -105,7 +110,7 @@ impl CollectionCap {
     }
 }
 
-impl Admission<'_> {
+impl Admission {
     /// The insert succeeded, so the collection exists now.
     pub(crate) fn created(mut self) {
         if let Some(name) = self.pending.take() {
@@ -116,7 +121,7 @@ impl Admission<'_> {
     }
 }
 
-impl Drop for Admission<'_> {
+impl Drop for Admission {
     fn drop(&mut self) {
         if let Some(name) = self.pending.take() {
             release(&mut self.cap.lock().pending, &name);
@@ -147,13 +152,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_name_is_admitted_while_there_is_room() {
-        let cap = CollectionCap::new(2);
+        let cap = Arc::new(CollectionCap::new(2));
         assert!(cap.admit(&name("b"), listing(&["a"])).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_name_being_created_counts_until_its_insert_ends() {
-        let cap = CollectionCap::new(2);
+        let cap = Arc::new(CollectionCap::new(2));
         let creating = cap.admit(&name("b"), listing(&["a"])).await.unwrap();
 
         let refused = cap.admit(&name("c"), listing(&["a"])).await;
@@ -170,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_created_name_is_known_without_listing() {
-        let cap = CollectionCap::new(2);
+        let cap = Arc::new(CollectionCap::new(2));
         cap.admit(&name("b"), listing(&[])).await.unwrap().created();
 
         let never = async { panic!("listed the collections again") };
@@ -179,7 +184,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_name_past_the_cap_is_refused_but_existing_ones_are_not() {
-        let cap = CollectionCap::new(2);
+        let cap = Arc::new(CollectionCap::new(2));
         let refused = cap.admit(&name("c"), listing(&["a", "b"])).await;
         assert_eq!(
             refused.err().map(|e| e.code()),
@@ -190,14 +195,14 @@ mod tests {
 
     #[tokio::test]
     async fn service_collections_do_not_count() {
-        let cap = CollectionCap::new(1);
+        let cap = Arc::new(CollectionCap::new(1));
         let names = ["_USERS", "_SESSIONS", "system.views"];
         assert!(cap.admit(&name("a"), listing(&names)).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_known_name_needs_no_listing() {
-        let cap = CollectionCap::new(1);
+        let cap = Arc::new(CollectionCap::new(1));
         drop(cap.admit(&name("a"), listing(&["a"])).await.unwrap());
         let never = async { panic!("listed the collections again") };
         assert!(cap.admit(&name("a"), never).await.is_ok());

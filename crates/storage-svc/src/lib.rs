@@ -37,7 +37,7 @@ pub struct StorageState {
     policies: Policies,
     db: Database,
     owner_indexes: OwnerIndexes,
-    collection_cap: CollectionCap,
+    collection_cap: std::sync::Arc<CollectionCap>,
 }
 
 impl StorageState {
@@ -58,7 +58,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let core = Core::connect(core_settings, "storage-svc").await?;
     let state = StorageState {
         db: core.db.clone(),
-        collection_cap: CollectionCap::new(settings.storage_max_collections),
+        collection_cap: std::sync::Arc::new(CollectionCap::new(settings.storage_max_collections)),
         settings,
         policies,
         owner_indexes: OwnerIndexes::default(),

@@ -1,7 +1,8 @@
 //! A TCP proxy in front of the test database that can be frozen: it then passes no more bytes
 //! either way but closes nothing, as a hung server or a path that silently drops packets
 //! would. Services must give up on such a connection by themselves. It can also hold only the
-//! server's replies: commands then still run, but their outcome arrives late.
+//! server's replies (commands then still run, but their outcome arrives late), or only the
+//! commands that name something (a collection, `getMore`), while everything else flows.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,6 +18,8 @@ pub struct FreezableProxy {
 enum Mode {
     Open,
     HoldReplies,
+    /// Holds back bytes sent to the server that contain the marker.
+    HoldCommandsWith(&'static [u8]),
     Frozen,
 }
 
@@ -28,9 +31,13 @@ enum Way {
 }
 
 impl Mode {
-    fn passes(self, way: Way) -> bool {
+    fn passes(self, way: Way, bytes: &[u8]) -> bool {
         match (self, way) {
             (Mode::Open, _) | (Mode::HoldReplies, Way::ToServer) => true,
+            (Mode::HoldCommandsWith(_), Way::ToClient) => true,
+            (Mode::HoldCommandsWith(marker), Way::ToServer) => {
+                !bytes.windows(marker.len()).any(|w| w == marker)
+            }
             (Mode::HoldReplies, Way::ToClient) | (Mode::Frozen, _) => false,
         }
     }
@@ -65,6 +72,13 @@ impl FreezableProxy {
         self.mode.send_replace(Mode::HoldReplies);
     }
 
+    /// Holds back commands whose bytes contain `marker` (a collection's name, say, or
+    /// `getMore`); everything else passes. A small command arrives in one read, so it is seen
+    /// whole.
+    pub fn hold_commands_with(&self, marker: &'static [u8]) {
+        self.mode.send_replace(Mode::HoldCommandsWith(marker));
+    }
+
     /// Passes everything again, the held bytes first.
     pub fn open(&self) {
         self.mode.send_replace(Mode::Open);
@@ -94,10 +108,11 @@ async fn pump(
         let Ok(n) = from.read(&mut buffer).await else {
             return;
         };
-        if n == 0 || mode.wait_for(|m| m.passes(way)).await.is_err() {
+        let bytes = &buffer[..n];
+        if n == 0 || mode.wait_for(|m| m.passes(way, bytes)).await.is_err() {
             return;
         }
-        if to.write_all(&buffer[..n]).await.is_err() {
+        if to.write_all(bytes).await.is_err() {
             return;
         }
     }

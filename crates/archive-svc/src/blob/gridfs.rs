@@ -16,7 +16,7 @@ use mongodb::gridfs::{GridFsBucket, GridFsUploadStream};
 use mongodb::options::GridFsBucketOptions;
 use mongodb::{Collection, Database};
 
-use coglex_common::mongo::{bounded, each_within};
+use coglex_common::mongo::{bounded, cursor_within, each_within};
 use coglex_common::ApiError;
 
 use super::{io_error, BlobIds, BlobStore, BlobStream, BlobWriter};
@@ -85,10 +85,7 @@ impl BlobStore for GridFs {
             })
             .sort(doc! { "n": 1 })
             .batch_size(CHUNKS_PER_BATCH);
-        let mut cursor = each_within(bounded(self.timeout, find).await?, self.timeout, || {
-            mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
-        })
-        .boxed();
+        let mut cursor = cursor_within(bounded(self.timeout, find).await?, self.timeout).boxed();
         // The first chunk is read before anything is answered: a blob deleted since its files
         // document was read is then still "missing" rather than a response cut off at once.
         let head = cursor.try_next().await?.ok_or_else(|| super::missing(id))?;

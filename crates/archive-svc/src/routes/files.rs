@@ -7,7 +7,6 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use coglex_common::mongo::each_within;
 use futures_util::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, oid::ObjectId};
 use serde::{Deserialize, Serialize};
@@ -161,15 +160,14 @@ pub async fn list_files(
         .skip(skip)
         .limit(limit)
         .max_time(LIST_MAX_TIME);
-    let cursor = each_within(
-        state.bounded(find).await?,
-        state.settings.database_timeout(),
-        || mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
-    )
-    .boxed();
+    let cursor = state.bounded(find).await?;
     // Streamed record by record: a page of records with large metadata never sits whole in
     // memory.
-    Ok(json_array(cursor, |record: FileRecord| record.to_json()))
+    Ok(json_array(
+        cursor,
+        state.settings.database_timeout(),
+        |record: FileRecord| record.to_json(),
+    ))
 }
 
 /// Upload a file

@@ -5,7 +5,10 @@
 //! The status line is sent before the rest of the cursor is read, so a failure half-way (the
 //! database going away, `maxTimeMS` running out on a later batch) cannot become an error
 //! response: the connection is cut instead, and the client sees an incomplete body rather
-//! than a short array that looks whole.
+//! than a short array that looks whole. A later batch that does not arrive in time is such a
+//! failure too: a silent connection would otherwise hold the response open forever.
+
+use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
@@ -16,12 +19,15 @@ use serde::Serialize;
 const FLUSH_BYTES: usize = 32 * 1024;
 
 /// A 200 response whose body is the cursor's items, each as `render` shows it, as a JSON array.
-pub fn json_array<C, T, S, R>(cursor: C, render: R) -> HttpResponse
+/// Each item (a later batch, for the first of its items) must arrive within `limit`.
+pub fn json_array<C, T, S, R>(cursor: C, limit: Duration, render: R) -> HttpResponse
 where
     C: Stream<Item = mongodb::error::Result<T>> + Unpin + 'static,
+    T: 'static,
     R: FnMut(T) -> S + 'static,
     S: Serialize,
 {
+    let cursor = Box::pin(crate::mongo::cursor_within(cursor, limit));
     let request_id = super::current_request_id();
     let mut opening = Vec::with_capacity(FLUSH_BYTES);
     opening.push(b'[');

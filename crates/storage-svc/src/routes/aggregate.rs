@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bounded, collection_name, StoredDocument};
+use super::{bounded, collection_name, deadline, StoredDocument};
 use crate::domain::check_encodable;
 use crate::domain::pipeline::{parse_pipeline, PipelineRules};
 use crate::domain::policy::Actor;
@@ -103,7 +103,7 @@ pub(crate) async fn aggregate(
         .max_time(state.settings.max_time());
     let cursor = bounded(&state, aggregate).await?;
     let hide_owner = access.hides_owner();
-    Ok(json_array(cursor, move |document| {
+    Ok(json_array(cursor, deadline(&state), move |document| {
         render_document(document, hide_owner)
     }))
 }

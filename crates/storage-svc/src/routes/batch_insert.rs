@@ -14,6 +14,7 @@ use mongodb::Collection;
 use tokio::sync::oneshot;
 
 use super::database_error;
+use crate::collection_cap::Admission;
 
 /// The documents to insert, in order, with their ids.
 pub(super) struct Batch {
@@ -22,6 +23,9 @@ pub(super) struct Batch {
     pub ids: Vec<Bson>,
     /// The ids we made up: no document can have them yet, so they are always safe to remove.
     pub generated: Vec<Bson>,
+    /// The collection's place under the cap when the insert may create it: held until the
+    /// insert ends, even after its request gave up, since it can still create the collection.
+    pub admission: Option<Admission>,
 }
 
 /// Inserts `batch` into `collection`, waiting up to `limit` for the outcome. An error or a
@@ -58,14 +62,21 @@ async fn insert_and_settle(
         documents,
         ids,
         generated,
+        admission,
     } = batch;
     let insert = collection.insert_many(&documents).ordered(true);
     let written = match tokio::time::timeout(2 * limit, insert).await {
-        Ok(Ok(_)) => match tell.send(Ok(())) {
-            Ok(()) => return,
-            // The request answered 503 (or its client left) before the insert ended.
-            Err(_) => ids,
-        },
+        Ok(Ok(_)) => {
+            // The collection exists now, whatever becomes of the documents.
+            if let Some(admission) = admission {
+                admission.created();
+            }
+            match tell.send(Ok(())) {
+                Ok(()) => return,
+                // The request answered 503 (or its client left) before the insert ended.
+                Err(_) => ids,
+            }
+        }
         Ok(Err(e)) => {
             let written = match written_before(&e) {
                 Some(count) => ids[..count.min(ids.len())].to_vec(),

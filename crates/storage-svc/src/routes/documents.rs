@@ -185,7 +185,7 @@ pub(crate) async fn find_documents(
     }
     let cursor = bounded(&state, find).await?;
     let hide_owner = access.hides_owner();
-    Ok(json_array(cursor, move |document| {
+    Ok(json_array(cursor, deadline(&state), move |document| {
         render_document(document, hide_owner)
     }))
 }
@@ -306,17 +306,16 @@ pub(crate) async fn insert_documents(
         Actor::Service => None,
     };
     let collection = state.collection(&name);
-    if access.owner().is_some() {
-        state.owner_indexes.ensure(&collection);
-    }
     let batch = Batch {
         documents,
         ids: ids.clone(),
         generated,
+        admission,
     };
-    insert_all_or_nothing(collection, batch, deadline(&state)).await?;
-    if let Some(admission) = admission {
-        admission.created();
+    insert_all_or_nothing(collection.clone(), batch, deadline(&state)).await?;
+    // Only once the insert worked: building the index would create the collection too.
+    if access.owner().is_some() {
+        state.owner_indexes.ensure(&collection);
     }
     let inserted_ids: Vec<Value> = ids.into_iter().map(render::bson).collect();
     Ok(HttpResponse::Created().json(InsertResponse { inserted_ids }))

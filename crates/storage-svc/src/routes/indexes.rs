@@ -151,6 +151,12 @@ pub(crate) async fn create_index(
                 "`name` takes letters, digits, `_`, `-` and `.`, at most {MAX_NAME_BYTES} bytes"
             )));
         }
+        // The service drops the index of that name once an owner-prefixed one exists.
+        if index_name == PLAIN_OWNER_INDEX {
+            return Err(ApiError::bad_request(format!(
+                "`{PLAIN_OWNER_INDEX}` is the name of the owner index the service keeps"
+            )));
+        }
         options.name = Some(index_name.clone());
     }
     let model = IndexModel::builder().keys(keys).options(options).build();

@@ -140,3 +140,27 @@ async fn a_collection_without_indexes_lists_none() {
 
     assert_eq!(listed, json!([]));
 }
+
+#[tokio::test]
+async fn the_owner_index_name_is_the_services_own() {
+    let storage = spawn_storage().await;
+
+    let response = storage
+        .service()
+        .create_index(
+            "notes",
+            json!({"keys": {"created": -1}, "name": "_owner_1"}),
+        )
+        .await;
+
+    assert_eq!(error(response).await.0, 400);
+    let listed = body(storage.service().list_indexes("notes").await).await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["name"] != "_owner_1"),
+        "{listed}"
+    );
+}
