@@ -31,12 +31,13 @@ pub struct Settings {
     #[serde(default = "default_tolerance_secs")]
     pub stripe_webhook_tolerance_secs: u64,
     /// Hosts `success_url` and `cancel_url` may point to, comma-separated exact matches
-    /// (`CHECKOUT_ALLOWED_REDIRECT_HOSTS`); empty allows any host.
+    /// (`CHECKOUT_ALLOWED_REDIRECT_HOSTS`); `*` allows any host. Unset allows any host with
+    /// a test key only: a live key needs the list, or `*` said deliberately.
     #[serde(default, deserialize_with = "comma_list")]
     pub checkout_allowed_redirect_hosts: Vec<String>,
     /// Price ids a checkout may sell, comma-separated (`CHECKOUT_ALLOWED_PRICES`); when set,
     /// other ids and inline `price_data` are refused, so clients cannot set their own
-    /// prices. Empty allows any, as the original did.
+    /// prices. `*` allows any, as the original did; so does unset, with a test key only.
     #[serde(default, deserialize_with = "comma_list")]
     pub checkout_allowed_prices: Vec<String>,
     /// Largest `quantity` of one line item (`CHECKOUT_MAX_QUANTITY`).
@@ -73,6 +74,9 @@ fn default_payments_collection() -> String {
 fn default_events_collection() -> String {
     "_PAYMENT_EVENTS".into()
 }
+
+/// An allow-list of this one entry allows anything, deliberately.
+const ANY: &str = "*";
 
 /// Stripe's largest `quantity` for a Checkout line item.
 const STRIPE_MAX_QUANTITY: u64 = 999_999;
@@ -113,10 +117,34 @@ impl Settings {
                 "CHECKOUT_MAX_QUANTITY must be between 1 and {STRIPE_MAX_QUANTITY}"
             )));
         }
+        // With real money, where customers are sent and what they are charged is the
+        // merchant's explicit choice, never an unset default.
+        let live = ["sk_live_", "rk_live_"].iter().any(|p| key.starts_with(p));
+        for (name, list, what) in [
+            (
+                "CHECKOUT_ALLOWED_REDIRECT_HOSTS",
+                &self.checkout_allowed_redirect_hosts,
+                "the hosts customers may be sent back to",
+            ),
+            (
+                "CHECKOUT_ALLOWED_PRICES",
+                &self.checkout_allowed_prices,
+                "the price ids checkouts may sell",
+            ),
+        ] {
+            if live && list.is_empty() {
+                return Err(ConfigError(format!(
+                    "{name} must be set with a live Stripe key: list {what}, or `{ANY}` for any"
+                )));
+            }
+            if list.len() > 1 && list.iter().any(|entry| entry == ANY) {
+                return Err(ConfigError(format!("`{ANY}` in {name} must stand alone")));
+            }
+        }
         if let Some(host) = self
-            .checkout_allowed_redirect_hosts
+            .redirect_hosts()
             .iter()
-            .find(|h| h.contains(['/', ':', ' ', '@']))
+            .find(|h| h.contains(['/', ':', ' ', '@', '*']))
         {
             return Err(ConfigError(format!(
                 "CHECKOUT_ALLOWED_REDIRECT_HOSTS must list bare host names; `{host}` is not one"
@@ -151,8 +179,26 @@ impl Settings {
         Ok(base)
     }
 
+    /// The hosts redirects may use; empty means any.
+    pub fn redirect_hosts(&self) -> &[String] {
+        any_as_empty(&self.checkout_allowed_redirect_hosts)
+    }
+
+    /// The prices checkouts may sell; empty means any, inline `price_data` included.
+    pub fn prices(&self) -> &[String] {
+        any_as_empty(&self.checkout_allowed_prices)
+    }
+
     pub fn stripe_timeout(&self) -> Duration {
         Duration::from_millis(self.stripe_timeout_ms)
+    }
+}
+
+fn any_as_empty(list: &[String]) -> &[String] {
+    if list == [ANY] {
+        &[]
+    } else {
+        list
     }
 }
 
@@ -214,6 +260,42 @@ mod tests {
             settings.checkout_allowed_redirect_hosts,
             ["example.com", "shop.example.com"]
         );
+    }
+
+    #[test]
+    fn a_live_key_needs_both_allow_lists() {
+        let live = ("STRIPE_SECRET_KEY", "sk_live_abc");
+        let hosts = ("CHECKOUT_ALLOWED_REDIRECT_HOSTS", "shop.example.com");
+        let prices = ("CHECKOUT_ALLOWED_PRICES", "price_1");
+        for (pairs, missing) in [
+            (vec![live], "CHECKOUT_ALLOWED_REDIRECT_HOSTS"),
+            (vec![live, hosts], "CHECKOUT_ALLOWED_PRICES"),
+            (vec![live, prices], "CHECKOUT_ALLOWED_REDIRECT_HOSTS"),
+        ] {
+            let err = settings(&pairs).unwrap_err().to_string();
+            assert!(err.contains(missing), "{err}");
+            assert!(!err.contains("sk_live_abc"), "{err}");
+        }
+        let chosen = settings(&[live, hosts, prices]).unwrap();
+        assert_eq!(chosen.redirect_hosts(), ["shop.example.com"]);
+        assert_eq!(chosen.prices(), ["price_1"]);
+        assert!(settings(&[("STRIPE_SECRET_KEY", "sk_test_abc")]).is_ok());
+    }
+
+    #[test]
+    fn a_star_allows_anything_but_only_alone() {
+        let any = settings(&[
+            ("STRIPE_SECRET_KEY", "rk_live_abc"),
+            ("CHECKOUT_ALLOWED_REDIRECT_HOSTS", "*"),
+            ("CHECKOUT_ALLOWED_PRICES", "*"),
+        ])
+        .unwrap();
+        assert!(any.redirect_hosts().is_empty());
+        assert!(any.prices().is_empty());
+        let err = settings(&[("CHECKOUT_ALLOWED_PRICES", "price_1,*")]).unwrap_err();
+        assert!(err.to_string().contains("CHECKOUT_ALLOWED_PRICES"), "{err}");
+        let err = settings(&[("CHECKOUT_ALLOWED_REDIRECT_HOSTS", "*.example.com")]).unwrap_err();
+        assert!(err.to_string().contains("bare host"), "{err}");
     }
 
     #[test]

@@ -733,7 +733,19 @@ fn create_session(state: &Shared, form: &[(String, String)]) -> Result<Value, St
             "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.".into(),
         ));
     }
-    if mode == "subscription" && !priced.iter().any(|p| p.recurring) {
+    let (recurring, one_time) = priced.iter().partition::<Vec<_>, _>(|p| p.recurring);
+    let too_many = match mode {
+        "payment" => priced.len() > 100,
+        _ => recurring.len() > 20 || one_time.len() > 20,
+    };
+    if too_many {
+        return Err(StripeErr::param(
+            "line_items",
+            "parameter_invalid_array_length",
+            "Too many line items: payment mode takes 100, subscription mode 20 recurring and 20 one-time.".into(),
+        ));
+    }
+    if mode == "subscription" && recurring.is_empty() {
         return Err(StripeErr::invalid(
             "You must provide at least one recurring price in `subscription` mode when using prices.".into(),
         ));

@@ -4,10 +4,11 @@
 //!
 //! Rules from Stripe's API reference: `price` or `price_data` per item; `unit_amount` a
 //! non-negative integer in the currency's smallest unit, at most 99,999,999; currency a
-//! three-letter ISO code; at most 100 line items in payment mode and 20 in subscription
-//! mode; recurring intervals of at most three years; at most 8 product images. Inline
-//! prices must be recurring in subscription mode and one-time in payment mode (a price id's
-//! type is only known to Stripe, which refuses a mismatch itself).
+//! three-letter ISO code; at most 100 line items in payment mode, and in subscription mode
+//! at most 20 with recurring prices and 20 with one-time prices (billed on the first invoice
+//! only); recurring intervals of at most three years; at most 8 product images. Inline
+//! prices must be one-time in payment mode, and a subscription needs at least one recurring
+//! price (a price id's type is only known to Stripe, which refuses a mismatch itself).
 
 use serde_json::{Map, Value};
 
@@ -17,7 +18,8 @@ use super::Invalid;
 
 const MAX_UNIT_AMOUNT: u64 = 99_999_999;
 const MAX_ITEMS_PAYMENT: usize = 100;
-const MAX_ITEMS_SUBSCRIPTION: usize = 20;
+/// Of each kind, recurring and one-time.
+const MAX_ITEMS_SUBSCRIPTION_EACH: usize = 20;
 const MAX_IMAGES: usize = 8;
 /// Stripe's limit on ids and short strings such as a product name.
 const MAX_ID_LEN: usize = 255;
@@ -188,7 +190,7 @@ fn parse_line_items(
     };
     let max = match mode {
         Mode::Payment => MAX_ITEMS_PAYMENT,
-        Mode::Subscription => MAX_ITEMS_SUBSCRIPTION,
+        Mode::Subscription => 2 * MAX_ITEMS_SUBSCRIPTION_EACH,
     };
     if items.len() > max {
         return Err(Invalid(format!(
@@ -196,11 +198,41 @@ fn parse_line_items(
             mode.as_str()
         )));
     }
-    items
+    let items = items
         .iter()
         .enumerate()
         .map(|(i, item)| parse_line_item(&format!("linedata[{i}]"), item, mode, limits))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if mode == Mode::Subscription {
+        check_subscription_items(&items)?;
+    }
+    Ok(items)
+}
+
+/// The split Stripe requires of a subscription, as far as inline prices show it.
+fn check_subscription_items(items: &[LineItem]) -> Result<(), Invalid> {
+    let inline = |recurring: bool| {
+        items
+            .iter()
+            .filter(
+                |item| matches!(&item.price, Price::Data(d) if d.recurring.is_some() == recurring),
+            )
+            .count()
+    };
+    let (recurring, one_time) = (inline(true), inline(false));
+    for (count, kind) in [(recurring, "recurring"), (one_time, "one-time")] {
+        if count > MAX_ITEMS_SUBSCRIPTION_EACH {
+            return Err(Invalid(format!(
+                "linedata may have at most {MAX_ITEMS_SUBSCRIPTION_EACH} items with {kind} prices in subscription mode"
+            )));
+        }
+    }
+    if one_time == items.len() {
+        return Err(Invalid::new(
+            "subscription mode needs at least one item with a recurring price (`price_data.recurring`)",
+        ));
+    }
+    Ok(())
 }
 
 fn parse_line_item(
@@ -288,18 +320,10 @@ fn parse_price_data(path: &str, raw: &Value, mode: Mode) -> Result<PriceData, In
         None | Some(Value::Null) => None,
         Some(raw) => Some(parse_recurring(&format!("{path}.recurring"), raw)?),
     };
-    match (mode, &recurring) {
-        (Mode::Subscription, None) => {
-            return Err(Invalid(format!(
-                "{path}.recurring is required in subscription mode (subscriptions need recurring prices)"
-            )))
-        }
-        (Mode::Payment, Some(_)) => {
-            return Err(Invalid(format!(
-                "{path}.recurring is not allowed in payment mode; use subscription mode for recurring prices"
-            )))
-        }
-        _ => {}
+    if mode == Mode::Payment && recurring.is_some() {
+        return Err(Invalid(format!(
+            "{path}.recurring is not allowed in payment mode; use subscription mode for recurring prices"
+        )));
     }
     Ok(PriceData {
         currency,
@@ -532,9 +556,12 @@ mod tests {
 
     #[test]
     fn inline_prices_must_match_the_mode() {
-        let message = refusal(|b| b["mode"] = json!("subscription"));
+        let message = refusal(|b| {
+            b["mode"] = json!("subscription");
+            b["linedata"].as_array_mut().unwrap().truncate(1);
+        });
         assert!(
-            message.contains("recurring is required in subscription mode"),
+            message.contains("needs at least one item with a recurring price"),
             "{message}"
         );
         let message =
@@ -578,15 +605,47 @@ mod tests {
         .starts_with("linedata must be"));
     }
 
-    #[test]
-    fn too_many_items_for_the_mode_are_refused() {
+    fn subscription_of(items: Vec<Value>) -> Result<CheckoutRequest, Invalid> {
         let mut body = payment_example();
         body["mode"] = json!("subscription");
-        body["linedata"] = Value::Array(vec![json!({"price": "price_1", "quantity": 1}); 21]);
-        let message = CheckoutRequest::parse(&body, None, LIMITS).unwrap_err().0;
+        body["linedata"] = Value::Array(items);
+        CheckoutRequest::parse(&body, None, LIMITS)
+    }
+
+    fn inline(recurring: bool) -> Value {
+        let mut item = payment_example()["linedata"][0].clone();
+        if recurring {
+            item["price_data"]["recurring"] = json!({"interval": "month"});
+        }
+        item
+    }
+
+    #[test]
+    fn too_many_items_for_the_mode_are_refused() {
+        let ids = vec![json!({"price": "price_1", "quantity": 1}); 41];
+        let message = subscription_of(ids).unwrap_err().0;
         assert_eq!(
             message,
-            "linedata may have at most 20 items in subscription mode"
+            "linedata may have at most 40 items in subscription mode"
         );
+        for (many, kind) in [(true, "recurring"), (false, "one-time")] {
+            let mut items = vec![inline(many); 21];
+            items.push(inline(!many));
+            let message = subscription_of(items).unwrap_err().0;
+            assert!(
+                message.contains(&format!("20 items with {kind} prices")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_subscription_may_add_one_time_items_to_its_first_invoice() {
+        let mut items = vec![inline(true); 20];
+        items.extend(vec![inline(false); 20]);
+        assert_eq!(subscription_of(items).unwrap().line_items.len(), 40);
+        // Only Stripe knows whether a price id recurs.
+        let with_id = vec![inline(false), json!({"price": "price_1", "quantity": 1})];
+        assert!(subscription_of(with_id).is_ok());
     }
 }

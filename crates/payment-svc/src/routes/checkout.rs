@@ -37,7 +37,8 @@ pub(crate) struct CheckoutSessionRequest {
     /// Prefills the customer's email address.
     #[schema(format = Email, max_length = 254)]
     email: Option<String>,
-    /// The line items: at most 100 in payment mode, 20 in subscription mode.
+    /// The line items: at most 100 in payment mode; in subscription mode at least one
+    /// recurring, and at most 20 recurring and 20 one-time (billed on the first invoice).
     #[schema(min_items = 1, max_items = 100)]
     linedata: Vec<CheckoutLineItem>,
     /// At most 50 keys of up to 40 characters (no `[` or `]`), values of up to 500
@@ -47,7 +48,7 @@ pub(crate) struct CheckoutSessionRequest {
     metadata: Option<Value>,
 }
 
-/// `payment` (one-time prices) or `subscription` (recurring prices).
+/// `payment` (one-time prices) or `subscription` (recurring prices, one-time ones beside).
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]
@@ -196,8 +197,8 @@ pub(crate) async fn create_checkout_session(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = user.0.as_ref().map(|u| u.user_id.as_str());
     let limits = Limits {
-        allowed_hosts: &state.settings.checkout_allowed_redirect_hosts,
-        allowed_prices: &state.settings.checkout_allowed_prices,
+        allowed_hosts: state.settings.redirect_hosts(),
+        allowed_prices: state.settings.prices(),
         max_quantity: state.settings.checkout_max_quantity,
     };
     let request = CheckoutRequest::parse(&body, user_id, limits)?;

@@ -126,6 +126,31 @@ async fn an_inline_recurring_price_creates_a_subscription_session() {
 }
 
 #[tokio::test]
+async fn a_subscription_can_add_a_one_time_setup_fee() {
+    let app = spawn_app().await;
+    let mut body = subscription_example();
+    let fee = json!({
+        "price_data": {"currency": "usd", "unit_amount": 500, "product_data": {"name": "Setup"}},
+        "quantity": 1
+    });
+    body["linedata"].as_array_mut().unwrap().push(fee);
+
+    let response = app.checkout(&body).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let sent = app.stripe.last_request().unwrap();
+    assert_eq!(sent.param("line_items[0][price]"), Some(RECURRING_PRICE));
+    assert_eq!(
+        sent.param("line_items[1][price_data][unit_amount]"),
+        Some("500")
+    );
+    assert_eq!(
+        sent.param("line_items[1][price_data][recurring][interval]"),
+        None
+    );
+}
+
+#[tokio::test]
 async fn a_signed_in_callers_session_is_linked_to_them_whatever_the_client_claims() {
     let app = spawn_app().await;
     let user = sign_in(&app, "ada@example.com").await;

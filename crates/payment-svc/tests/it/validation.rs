@@ -192,13 +192,13 @@ async fn a_currency_that_is_not_three_letters_is_refused() {
 }
 
 #[tokio::test]
-async fn subscription_mode_with_a_one_time_inline_price_is_refused() {
+async fn a_subscription_of_one_time_inline_prices_only_is_refused() {
     assert_refused(
         |b| {
             b["mode"] = json!("subscription");
             b["linedata"] = json!([b["linedata"][0].clone()]);
         },
-        "recurring is required in subscription mode",
+        "subscription mode needs at least one item with a recurring price",
     )
     .await;
 }
