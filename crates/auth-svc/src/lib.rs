@@ -68,12 +68,27 @@ impl AuthState {
         })
     }
 
-    async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        self.users.ensure_indexes().await?;
-        self.sessions.ensure_indexes().await?;
-        self.limits.ensure_indexes().await?;
-        self.otps.ensure_indexes().await?;
-        self.oauth.ensure_indexes().await
+    /// Every index, each tried whatever became of the others (data that breaks the unique
+    /// `_key` index must not leave the sessions without their TTL index), within
+    /// `INDEX_WAIT`: a connection gone silent must not stall the retries.
+    async fn ensure_indexes(&self) -> Result<(), String> {
+        let all = async {
+            let (users, sessions, limits, otps, oauth) = tokio::join!(
+                self.users.ensure_indexes(),
+                self.sessions.ensure_indexes(),
+                self.limits.ensure_indexes(),
+                self.otps.ensure_indexes(),
+                self.oauth.ensure_indexes(),
+            );
+            [users, sessions, limits, otps, oauth]
+        };
+        match tokio::time::timeout(INDEX_WAIT, all).await {
+            Ok(results) => match results.into_iter().find_map(Result::err) {
+                None => Ok(()),
+                Some(error) => Err(error.to_string()),
+            },
+            Err(_) => Err("not done in time".to_owned()),
+        }
     }
 }
 
@@ -83,14 +98,10 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let settings: Settings = source.get()?;
     settings.validate()?;
     let state = std::sync::Arc::new(AuthState::new(&core, settings)?);
-    // The unique `_key` index must exist before sign-ups race; if the database is not up yet,
-    // the service still starts (answering 503) and keeps trying in the background.
-    let first = match tokio::time::timeout(INDEX_WAIT, state.ensure_indexes()).await {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(_) => Some("not done in time".to_owned()),
-    };
-    if let Some(error) = first {
+    // The unique `_key` index must exist before sign-ups race; without it (the database not up
+    // yet, or duplicate keys in data carried over) the service still starts, creates no
+    // account (503) and keeps trying in the background.
+    if let Err(error) = state.ensure_indexes().await {
         tracing::warn!(%error, "indexes not ready; retrying in the background");
         let state = std::sync::Arc::clone(&state);
         tokio::spawn(async move {

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use actix_web::HttpRequest;
 use coglex_common::mongo::{bounded, deadline};
 use coglex_common::token::now_secs;
-use coglex_common::web::Core;
+use coglex_common::web::{client_network, Core};
 use coglex_common::{ApiError, ErrorCode};
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -61,6 +62,17 @@ impl Limits {
         Ok(())
     }
 
+    /// Counts one `action` from the client of `req` (its network, as the gateway saw it).
+    pub async fn hit_client(
+        &self,
+        action: &str,
+        req: &HttpRequest,
+        max: i64,
+    ) -> Result<(), ApiError> {
+        self.hit(&format!("{action}:client:{}", client_network(req)), max)
+            .await
+    }
+
     async fn increment(
         &self,
         id: &str,
@@ -86,16 +98,25 @@ impl Limits {
         self.hit(&attempt.account, caps.per_account).await
     }
 
-    /// Forgets the current windows of an account's attempts after a success.
+    /// Forgets the attempts the succeeding client made on an account in the current window,
+    /// in its own counter and in the account-wide total. Only its own: clearing the whole
+    /// total would hand guesses spread over other clients a fresh budget at each success.
     pub async fn clear_account(&self, attempt: &AccountAttempt) -> Result<(), ApiError> {
-        self.clear(&attempt.from_client).await?;
-        self.clear(&attempt.account).await
-    }
-
-    /// Forgets the current window of `bucket`, e.g. an account's failures after a success.
-    pub async fn clear(&self, bucket: &str) -> Result<(), ApiError> {
-        let id = format!("{bucket}:{}", now_secs() / self.window_secs);
-        bounded(self.limit, self.counters.delete_one(doc! { "_id": id })).await?;
+        let window = now_secs() / self.window_secs;
+        let own = self
+            .counters
+            .find_one_and_delete(doc! { "_id": format!("{}:{window}", attempt.from_client) });
+        let made = bounded(self.limit, own)
+            .await?
+            .and_then(|counter| counter.get_i64("count").ok())
+            .unwrap_or(0);
+        if made > 0 {
+            let total = self.counters.update_one(
+                doc! { "_id": format!("{}:{window}", attempt.account) },
+                doc! { "$inc": { "count": -made } },
+            );
+            bounded(self.limit, total).await?;
+        }
         Ok(())
     }
 }

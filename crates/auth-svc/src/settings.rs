@@ -48,6 +48,9 @@ pub struct Settings {
     /// Sign-ups per client address per window (`SIGNUP_MAX_PER_CLIENT`).
     #[serde(default = "defaults::signup_per_client")]
     pub signup_max_per_client: i64,
+    /// OAuth sign-ins started per client address per window (`OAUTH_MAX_PER_CLIENT`).
+    #[serde(default = "defaults::oauth_per_client")]
+    pub oauth_max_per_client: i64,
     /// Code requests per account per window, from all clients (`PASSGEN_MAX_PER_ACCOUNT`).
     #[serde(default = "defaults::passgen_per_account")]
     pub passgen_max_per_account: i64,
@@ -166,6 +169,9 @@ mod defaults {
     }
     pub fn signup_per_client() -> i64 {
         30
+    }
+    pub fn oauth_per_client() -> i64 {
+        60
     }
     pub fn passgen_per_account() -> i64 {
         15

@@ -3,11 +3,13 @@
 //! (linked OAuth identities), `_verified` (the owner of `_key` proved it), `_created`, and the
 //! user's own fields.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use coglex_common::mongo::{bounded, deadline};
 use coglex_common::web::{AuthUser, Core};
-use coglex_common::{render, ApiError};
+use coglex_common::{render, ApiError, ErrorCode};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
@@ -23,11 +25,17 @@ const CREATED: &str = "_created";
 /// `/signup` takes any address from anyone, so its accounts start without it.
 const VERIFIED: &str = "_verified";
 
+/// Seconds a client is told to wait while the unique index is missing.
+const NOT_READY_RETRY_SECS: u64 = 5;
+
 #[derive(Clone)]
 pub struct Users {
     users: Collection<Document>,
     /// How long one call may take (`AUTH_DATABASE_TIMEOUT_MS`).
     limit: Duration,
+    /// Whether the unique `_key` index exists: until it does, two sign-ups for one address
+    /// could both succeed, so no account is created.
+    unique_key_ready: Arc<AtomicBool>,
 }
 
 impl Users {
@@ -35,6 +43,7 @@ impl Users {
         Self {
             users: core.users(),
             limit,
+            unique_key_ready: Arc::default(),
         }
     }
 
@@ -48,7 +57,21 @@ impl Users {
                     .build(),
             )
             .build();
-        self.users.create_index(unique).await.map(|_| ())
+        self.users.create_index(unique).await?;
+        self.unique_key_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// 503 while accounts cannot be created safely.
+    fn check_unique_key(&self) -> Result<(), ApiError> {
+        if self.unique_key_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "accounts cannot be created yet; retry shortly",
+        )
+        .retry_after(NOT_READY_RETRY_SECS))
     }
 
     /// Inserts a new user; a taken `_key` is 409 (the unique index decides, so two sign-ups
@@ -59,6 +82,7 @@ impl Users {
         password_hash: String,
         fields: Document,
     ) -> Result<Document, ApiError> {
+        self.check_unique_key()?;
         let mut user = fields;
         user.insert("_id", ObjectId::new());
         user.insert(KEY, key.as_str());
@@ -144,36 +168,43 @@ impl Users {
         bounded(self.limit, update).await
     }
 
-    /// Records that the owner of `key` proved it. An account `/signup` made and nobody proved
-    /// yet loses its password, unless `keep_password` (the prover also holds one of its live
-    /// sessions, so knows the password): whoever set it may not own the address. Returns
-    /// that account's user id when its password went, whose sessions must end too. Accounts
-    /// carried over from the original (no `_verified`) are left as they were.
-    pub async fn confirm_owner(
+    /// The first step of recording that the owner of `key` proved it. An account `/signup`
+    /// made and nobody proved yet loses its password, unless `keep_password` (the prover also
+    /// holds one of its live sessions, so knows the password): whoever set it may not own
+    /// the address. Returns that account's user id, whose sessions must end before
+    /// [`Users::mark_proven`]: the account stays unproven until then, so a claim cut off in
+    /// between (a timeout, a restart) is finished by the owner's next proof. Accounts carried
+    /// over from the original (no `_verified`) are left as they were.
+    pub async fn claim(
         &self,
         key: &UserKey,
         keep_password: bool,
     ) -> Result<Option<String>, ApiError> {
-        let unproven = doc! { KEY: key.as_str(), VERIFIED: false };
         if keep_password {
-            let confirm = self
-                .users
-                .update_one(unproven, doc! { "$set": { VERIFIED: true } });
-            bounded(self.limit, confirm).await?;
+            self.mark_proven(key).await?;
             return Ok(None);
         }
-        let confirm = self
+        let claim = self
             .users
             .find_one_and_update(
-                unproven,
-                doc! { "$set": { VERIFIED: true }, "$unset": { PASSWORD: "" } },
+                doc! { KEY: key.as_str(), VERIFIED: false },
+                doc! { "$unset": { PASSWORD: "" } },
             )
-            .return_document(ReturnDocument::Before);
-        let before = bounded(self.limit, confirm).await?;
-        match before {
-            Some(user) if user.contains_key(PASSWORD) => Ok(Some(user_id(&user)?)),
-            _ => Ok(None),
+            .projection(doc! { "_id": 1 });
+        match bounded(self.limit, claim).await? {
+            Some(user) => Ok(Some(user_id(&user)?)),
+            None => Ok(None),
         }
+    }
+
+    /// The last step of a claim: the address's owner now holds the account.
+    pub async fn mark_proven(&self, key: &UserKey) -> Result<(), ApiError> {
+        let proven = self.users.update_one(
+            doc! { KEY: key.as_str(), VERIFIED: false },
+            doc! { "$set": { VERIFIED: true } },
+        );
+        bounded(self.limit, proven).await?;
+        Ok(())
     }
 
     /// Whether the user `id` still has the password hash `hash`: a sign-in that verified it
@@ -197,6 +228,7 @@ impl Users {
         identifier: &str,
         name: &str,
     ) -> Result<Document, ApiError> {
+        self.check_unique_key()?;
         let update = doc! {
             "$setOnInsert": { "_id": ObjectId::new(), CREATED: DateTime::now(), "name": name, VERIFIED: true },
             "$addToSet": { PROVIDERS: { "provider": provider, "identifier": identifier } },

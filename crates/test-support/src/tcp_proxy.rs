@@ -2,7 +2,8 @@
 //! either way but closes nothing, as a hung server or a path that silently drops packets
 //! would. Services must give up on such a connection by themselves. It can also hold only the
 //! server's replies (commands then still run, but their outcome arrives late), or only the
-//! commands that name something (a collection, `getMore`), while everything else flows.
+//! commands that name something (a collection, `getMore`), while everything else flows; or
+//! cut the connection that carries such a command, which then never reaches the server.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,7 +21,17 @@ enum Mode {
     HoldReplies,
     /// Holds back bytes sent to the server that contain the marker.
     HoldCommandsWith(&'static [u8]),
+    /// Closes the connection instead of sending bytes that contain the marker.
+    CutCommandsWith(&'static [u8]),
     Frozen,
+}
+
+/// What becomes of bytes read from one side.
+#[derive(PartialEq)]
+enum Verdict {
+    Pass,
+    Hold,
+    Cut,
 }
 
 /// Which way bytes go through a connection.
@@ -31,14 +42,13 @@ enum Way {
 }
 
 impl Mode {
-    fn passes(self, way: Way, bytes: &[u8]) -> bool {
+    fn verdict(self, way: Way, bytes: &[u8]) -> Verdict {
+        let holds = |marker: &[u8]| bytes.windows(marker.len()).any(|w| w == marker);
         match (self, way) {
-            (Mode::Open, _) | (Mode::HoldReplies, Way::ToServer) => true,
-            (Mode::HoldCommandsWith(_), Way::ToClient) => true,
-            (Mode::HoldCommandsWith(marker), Way::ToServer) => {
-                !bytes.windows(marker.len()).any(|w| w == marker)
-            }
-            (Mode::HoldReplies, Way::ToClient) | (Mode::Frozen, _) => false,
+            (Mode::HoldCommandsWith(marker), Way::ToServer) if holds(marker) => Verdict::Hold,
+            (Mode::CutCommandsWith(marker), Way::ToServer) if holds(marker) => Verdict::Cut,
+            (Mode::HoldReplies, Way::ToClient) | (Mode::Frozen, _) => Verdict::Hold,
+            _ => Verdict::Pass,
         }
     }
 }
@@ -79,6 +89,12 @@ impl FreezableProxy {
         self.mode.send_replace(Mode::HoldCommandsWith(marker));
     }
 
+    /// Closes any connection as it carries a command whose bytes contain `marker`, so that
+    /// command fails as on a broken network without reaching the server; the rest passes.
+    pub fn cut_commands_with(&self, marker: &'static [u8]) {
+        self.mode.send_replace(Mode::CutCommandsWith(marker));
+    }
+
     /// Passes everything again, the held bytes first.
     pub fn open(&self) {
         self.mode.send_replace(Mode::Open);
@@ -109,7 +125,19 @@ async fn pump(
             return;
         };
         let bytes = &buffer[..n];
-        if n == 0 || mode.wait_for(|m| m.passes(way, bytes)).await.is_err() {
+        if n == 0 {
+            return;
+        }
+        let verdict = match mode
+            .wait_for(|m| m.verdict(way, bytes) != Verdict::Hold)
+            .await
+        {
+            Ok(m) => m.verdict(way, bytes),
+            Err(_) => return,
+        };
+        // Returning drops this direction's write half: the other side sees the end, and
+        // closes the connection in turn.
+        if verdict == Verdict::Cut {
             return;
         }
         if to.write_all(bytes).await.is_err() {

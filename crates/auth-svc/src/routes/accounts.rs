@@ -66,10 +66,7 @@ pub async fn sign_up(
     if !caller.admin {
         state
             .limits
-            .hit(
-                &format!("signup:client:{}", client_network(&req)),
-                state.settings.signup_max_per_client,
-            )
+            .hit_client("signup", &req, state.settings.signup_max_per_client)
             .await?;
     }
     // An admin key (the service role) may create users with protected fields such as `role`.
@@ -145,10 +142,7 @@ pub async fn sign_in(
     let settings = &state.settings;
     state
         .limits
-        .hit(
-            &format!("signin:client:{}", client_network(&req)),
-            settings.signin_max_per_client,
-        )
+        .hit_client("signin", &req, settings.signin_max_per_client)
         .await?;
     let attempt = AccountAttempt::new("signin", key.as_str(), client_network(&req));
     state

@@ -64,10 +64,7 @@ pub async fn send_code(
     let settings = &state.settings;
     state
         .limits
-        .hit(
-            &format!("passgen:client:{}", client_network(&req)),
-            settings.passgen_max_per_client,
-        )
+        .hit_client("passgen", &req, settings.passgen_max_per_client)
         .await?;
     state
         .limits

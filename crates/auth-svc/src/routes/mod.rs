@@ -89,8 +89,9 @@ async fn confirm_owner(
     key: &UserKey,
     keep_password: bool,
 ) -> Result<(), ApiError> {
-    if let Some(user_id) = state.users.confirm_owner(key, keep_password).await? {
+    if let Some(user_id) = state.users.claim(key, keep_password).await? {
         let ended = state.sessions.end_all(&user_id).await?;
+        state.users.mark_proven(key).await?;
         tracing::info!(
             user_id,
             ended,

@@ -1,7 +1,7 @@
 //! `POST /oauth` (start) and `POST /ocall` (finish) of an OAuth sign-in.
 
-use actix_web::{web, HttpResponse};
-use coglex_common::web::ErrorBody;
+use actix_web::{web, HttpRequest, HttpResponse};
+use coglex_common::web::{Caller, ErrorBody};
 use coglex_common::ApiError;
 use serde::Serialize;
 use serde_json::Value;
@@ -61,9 +61,21 @@ pub(crate) struct OAuthStartResponse {
         (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many sign-ins started from this client address (`OAUTH_MAX_PER_CLIENT` per `AUTH_LIMIT_WINDOW_SECS`); retry after `Retry-After` seconds", body = ErrorBody),
     ),
 )]
-pub async fn start_oauth(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub async fn start_oauth(
+    req: HttpRequest,
+    state: State,
+    caller: Caller,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    // Each start stores a state record for ten minutes: one client may not store them
+    // without bound.
+    if !caller.admin {
+        let max = state.settings.oauth_max_per_client;
+        state.limits.hit_client("oauth", &req, max).await?;
+    }
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
     let redirect = string_field(&body, "redirect")?;
     let started = state.oauth.authorize(provider, redirect).await?;

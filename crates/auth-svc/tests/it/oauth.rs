@@ -526,3 +526,25 @@ async fn the_server_keeps_only_a_hash_of_the_verifier() {
         query(&url)["code_challenge"]
     );
 }
+
+#[tokio::test]
+async fn starts_are_limited_per_client() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let pairs = google.settings();
+    let app = spawn_with_pairs(
+        pairs,
+        &[
+            ("OAUTH_REDIRECT_ALLOWLIST", REDIRECT),
+            ("OAUTH_MAX_PER_CLIENT", "2"),
+        ],
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(start(&app, "google", REDIRECT).await.status(), 200);
+    }
+
+    let refused = start(&app, "google", REDIRECT).await;
+
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+}

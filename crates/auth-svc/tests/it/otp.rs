@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
+use test_support::tcp_proxy::FreezableProxy;
 use test_support::TestApp;
 
 use crate::helpers::*;
@@ -329,6 +330,46 @@ async fn a_valid_code_claims_an_account_made_by_sign_up() {
     assert_eq!(
         profile_status(&app, "ada@example.com", token(&owner)).await,
         200
+    );
+    let stored = stored_user(&app, "ada@example.com").await.unwrap();
+    assert_eq!(stored.get_bool("_verified").ok(), Some(true));
+}
+
+#[tokio::test]
+async fn a_claim_cut_off_before_the_sessions_ended_is_finished_by_the_next_code() {
+    let proxy = FreezableProxy::start(test_support::shared_uri()).await;
+    let (app, smtp) = app_with_mail(&[
+        ("MONGODB_URI", proxy.uri.as_str()),
+        ("AUTH_DATABASE_TIMEOUT_MS", "2000"),
+    ])
+    .await;
+    let squatter = new_session(&app, "ada@example.com").await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+
+    // The network fails just as the squatter's sessions are being ended (a revocation is
+    // the only command that writes a date into `revoked_at`).
+    proxy.cut_commands_with(b"\x09revoked_at\x00");
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 503);
+    proxy.open();
+    assert_eq!(
+        sign_in(&app, "ada@example.com", PASSWORD).await.status(),
+        401
+    );
+
+    let retry = json(passgen(&app, "ada@example.com").await).await;
+    let code = nth_code_mailed_to(&smtp, "ada@example.com", 2).await;
+    let response = passver(
+        &app,
+        "ada@example.com",
+        &code,
+        retry["otp_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&squatter)).await,
+        401
     );
     let stored = stored_user(&app, "ada@example.com").await.unwrap();
     assert_eq!(stored.get_bool("_verified").ok(), Some(true));

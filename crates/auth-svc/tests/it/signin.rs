@@ -141,16 +141,41 @@ async fn a_client_guessing_an_account_locks_out_only_itself() {
     assert_eq!(sign_in_from(&app, attacker, "guess").await.status(), 429);
 }
 
+/// One wrong password for ada from each of three networks.
+async fn guess_from_three_networks(app: &test_support::TestApp) {
+    for n in 1..=3 {
+        let address = format!("203.0.113.{n}");
+        assert_eq!(sign_in_from(app, &address, "guess").await.status(), 401);
+    }
+}
+
 #[tokio::test]
 async fn the_account_limit_holds_across_clients() {
     let app = spawn_with(&[("SIGNIN_MAX_PER_ACCOUNT", "3")]).await;
     sign_up(&app, "ada@example.com", json!({})).await;
-    for n in 1..=3 {
-        let address = format!("203.0.113.{n}");
-        assert_eq!(sign_in_from(&app, &address, "guess").await.status(), 401);
-    }
+    guess_from_three_networks(&app).await;
     assert_eq!(
         sign_in_from(&app, "198.51.100.2", PASSWORD).await.status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn the_owners_success_does_not_refill_the_account_wide_budget() {
+    let app = spawn_with(&[("SIGNIN_MAX_PER_ACCOUNT", "4")]).await;
+    sign_up(&app, "ada@example.com", json!({})).await;
+    guess_from_three_networks(&app).await;
+    // The owner's own attempt is forgotten; the three guesses from elsewhere are not.
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.2", PASSWORD).await.status(),
+        200
+    );
+    assert_eq!(
+        sign_in_from(&app, "203.0.113.4", "guess").await.status(),
+        401
+    );
+    assert_eq!(
+        sign_in_from(&app, "203.0.113.5", "guess").await.status(),
         429
     );
 }

@@ -276,3 +276,33 @@ async fn the_service_role_is_not_limited_in_sign_ups() {
         assert_eq!(response.status(), 201, "{key}");
     }
 }
+
+#[tokio::test]
+async fn no_account_is_created_while_the_unique_key_index_cannot_be_built() {
+    use mongodb::bson::{doc, oid::ObjectId, Document};
+    let client = mongodb::Client::with_uri_str(test_support::shared_uri())
+        .await
+        .unwrap();
+    let name = format!("auth_dup_{}", ObjectId::new());
+    let db = client.database(&name);
+    // Data carried over with one address twice: the unique index cannot be built on it.
+    let twice = doc! { "_key": "twice@example.com" };
+    db.collection::<Document>("_USERS")
+        .insert_many([twice.clone(), twice])
+        .await
+        .unwrap();
+    let app = spawn_with(&[("MONGODB_DATABASE", name.as_str())]).await;
+
+    let response = sign_up(&app, "ada@example.com", json!({})).await;
+
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let users = db.collection::<Document>("_USERS");
+    let ada = users.find_one(doc! { "_key": "ada@example.com" }).await;
+    assert!(ada.unwrap().is_none());
+    // The other indexes do not wait for it: sessions still expire.
+    let sessions = db.collection::<Document>("_SESSIONS");
+    let indexes = sessions.list_index_names().await.unwrap();
+    assert!(indexes.len() >= 3, "{indexes:?}");
+    db.drop().await.unwrap();
+}
