@@ -37,7 +37,11 @@ pub async fn allowance(state: &ArchiveState, owner: &str) -> Result<Allowance, A
             by_quota: false,
         });
     }
-    let left = quota.saturating_sub(used(state, owner).await?);
+    // The new file's record counts too: bytes past what leaves room for it would only be
+    // withdrawn once stored.
+    let left = quota
+        .saturating_sub(used(state, owner).await?)
+        .saturating_sub(RECORD_BYTES);
     Ok(Allowance {
         bytes: left.min(max),
         by_quota: left < max,

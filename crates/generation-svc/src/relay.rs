@@ -4,7 +4,8 @@
 //!
 //! The status line has already gone out when a stream fails, so a failure mid-stream (Gemini
 //! silent for longer than `GENERATION_STREAM_IDLE_TIMEOUT_MS`, the connection lost, an event
-//! too large) ends the stream with one `event: error` carrying the API's error body. When the
+//! too large, an error Gemini reports as an event) ends the stream with one `event: error`
+//! carrying the API's error body. When the
 //! client goes away, actix drops this stream, which drops Gemini's response and so closes that
 //! connection: the upstream call is cancelled.
 
@@ -103,8 +104,7 @@ impl Relay {
                 return None;
             }
             if let Some(event) = self.splitter.next_event() {
-                self.usage.observe(&event);
-                return Some(event.0);
+                return Some(self.pass_on(event));
             }
             match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
                 Ok(Some(Ok(chunk))) => {
@@ -120,8 +120,7 @@ impl Relay {
                 Ok(None) => {
                     self.ended = true;
                     let rest = self.splitter.finish()?;
-                    self.usage.observe(&rest);
-                    return Some(rest.0);
+                    return Some(self.pass_on(rest));
                 }
                 Err(_) => {
                     tracing::warn!(
@@ -134,6 +133,25 @@ impl Relay {
         }
     }
 
+    /// An event as the client gets it: Gemini's own, or our `error` event for an error Gemini
+    /// reported inside the stream (its wording may name the project: it goes to the log).
+    fn pass_on(&mut self, event: Event) -> Bytes {
+        if let Some(error) = upstream_error(&event) {
+            tracing::warn!(
+                code = error.code,
+                status = error.status.as_deref().unwrap_or(""),
+                "Gemini reported an error inside the stream"
+            );
+            let code = match error.code {
+                Some(429) => ErrorCode::RateLimited,
+                _ => ErrorCode::BadGateway,
+            };
+            return self.fail(code);
+        }
+        self.usage.observe(&event);
+        event.0
+    }
+
     /// Ends the stream with an `error` event in the API's error shape.
     fn fail(&mut self, code: ErrorCode) -> Bytes {
         self.ended = true;
@@ -144,4 +162,26 @@ impl Relay {
         event.extend_from_slice(b"\n\n");
         Bytes::from(event)
     }
+}
+
+/// The `error` of an event whose data is Gemini's error body (`{"error": {"code", ...}}`).
+fn upstream_error(event: &Event) -> Option<UpstreamError> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: UpstreamError,
+    }
+    let data = event.data();
+    // Only an error body has the key at its top level; other events are not parsed twice.
+    if !data.trim_start().starts_with('{') || !data.contains("\"error\"") {
+        return None;
+    }
+    serde_json::from_str::<Body>(&data)
+        .ok()
+        .map(|body| body.error)
+}
+
+#[derive(serde::Deserialize)]
+struct UpstreamError {
+    code: Option<u16>,
+    status: Option<String>,
 }

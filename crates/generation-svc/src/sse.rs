@@ -58,11 +58,19 @@ impl EventSplitter {
         Some(Event(self.buffer.split_to(end).freeze()))
     }
 
-    /// Whatever is left when the stream ends (an event without its blank line).
+    /// Whatever is left when the stream ends: an event without its blank line, given one, as
+    /// SSE clients drop an event that is not terminated (often the one with the usage).
     pub fn finish(&mut self) -> Option<Event> {
         self.scanned = 0;
-        let rest = self.buffer.split().freeze();
-        (!rest.iter().all(u8::is_ascii_whitespace)).then_some(Event(rest))
+        let mut rest = self.buffer.split();
+        if rest.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        while rest.last().is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            rest.truncate(rest.len() - 1);
+        }
+        rest.extend_from_slice(b"\n\n");
+        Some(Event(rest.freeze()))
     }
 }
 
@@ -157,14 +165,16 @@ mod tests {
     }
 
     #[test]
-    fn leftovers_are_handed_out_at_the_end() {
-        let mut splitter = EventSplitter::new(64);
-        splitter.push(b"data: last").unwrap();
-        assert!(splitter.next_event().is_none());
-        assert_eq!(
-            splitter.finish().unwrap().0,
-            Bytes::from_static(b"data: last")
-        );
-        assert!(splitter.finish().is_none());
+    fn leftovers_are_handed_out_at_the_end_as_a_whole_event() {
+        for leftover in [&b"data: last"[..], b"data: last\r\n", b"data: last\n"] {
+            let mut splitter = EventSplitter::new(64);
+            splitter.push(leftover).unwrap();
+            assert!(splitter.next_event().is_none());
+            assert_eq!(
+                splitter.finish().unwrap().0,
+                Bytes::from_static(b"data: last\n\n")
+            );
+            assert!(splitter.finish().is_none());
+        }
     }
 }

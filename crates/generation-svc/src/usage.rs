@@ -56,12 +56,13 @@ pub enum Spender {
 impl Spender {
     /// Who pays for a call, if it is metered: the signed-in user; else, when the server's key
     /// is spent by a non-admin caller, everyone anonymous together. A caller who brings their
-    /// own Gemini `key` without a session pays Google themselves, and an admin key is the
-    /// trusted service role: neither is metered.
+    /// own Gemini `key` pays Google themselves, signed in or not, and an admin key without a
+    /// session is the trusted service role: neither is metered.
     pub fn of(user: MaybeAuthUser, caller: Caller, brings_own_key: bool) -> Option<Self> {
         match user.0 {
+            _ if brings_own_key => None,
             Some(user) => Some(Self::User(user)),
-            None if caller.admin || brings_own_key => None,
+            None if caller.admin => None,
             None => Some(Self::Anonymous),
         }
     }
@@ -202,7 +203,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_server_key_without_a_session_is_spent_by_everyone_anonymous_together() {
+    fn the_server_key_is_spent_by_its_user_or_by_everyone_anonymous_together() {
         let ada = AuthUser {
             user_id: "65a1b2c3d4e5f60718293a4b".into(),
             user_key: "ada@example.com".into(),
@@ -213,10 +214,7 @@ mod tests {
         let signed_in = MaybeAuthUser(Some(ada.clone()));
         let none = || MaybeAuthUser(None);
 
-        assert_eq!(
-            Spender::of(signed_in.clone(), client, true),
-            Some(Spender::User(ada.clone()))
-        );
+        assert_eq!(Spender::of(signed_in.clone(), client, true), None);
         assert_eq!(
             Spender::of(signed_in, admin, false),
             Some(Spender::User(ada))

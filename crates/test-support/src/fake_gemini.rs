@@ -82,6 +82,9 @@ pub enum Failure {
     Message(u16, String),
     /// Wait this long, then answer normally.
     Delay(Duration),
+    /// A stream that fails after its first chunk: 200, then Gemini's error body as an event
+    /// (how Gemini reports an overload it meets mid-answer).
+    StreamError(u16, String),
 }
 
 /// A request as the fake received it.
@@ -286,6 +289,13 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) ->
         Some(Failure::Status(status)) => return google_error(status, default_message(status)),
         Some(Failure::Message(status, message)) => return google_error(status, &message),
         Some(Failure::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(Failure::StreamError(status, message)) => {
+            let chunk = generated("models/any", &Value::Null, 1, Some(1), false);
+            let error = json!({"error": {"code": status, "message": message, "status": status_name(status)}});
+            return HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .body(format!("data: {chunk}\r\n\r\ndata: {error}\r\n\r\n"));
+        }
         None => {}
     }
     if query_param(req.query_string(), "key").is_some() {

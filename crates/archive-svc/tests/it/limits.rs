@@ -88,6 +88,26 @@ async fn the_quota_counts_only_the_users_own_files() {
 }
 
 #[tokio::test]
+async fn the_quota_cuts_an_upload_before_bytes_its_record_leaves_no_room_for() {
+    let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "100000")]).await;
+    let ada = archive.user("ada@example.com").await;
+    // Bytes that fit the quota alone, not with the record every file also counts; then the
+    // client stalls, so only a cut made as the bytes arrive can answer.
+    let stalled =
+        generated(MP4_HEAD, 100_000 - 100, 16 * 1024).chain(futures_util::stream::pending());
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        archive.upload_stream(&ada, "almost.mp4", stalled),
+    )
+    .await
+    .expect("the quota cut the upload as its bytes arrived")
+    .expect("the service answers before the body is over");
+
+    assert_eq!(error_code(answer, 413).await, "payload_too_large");
+    archive.assert_empty_soon().await;
+}
+
+#[tokio::test]
 async fn metadata_and_each_record_count_against_the_quota() {
     // Empty files store no bytes; their metadata (about 1.5 kB each) and records do.
     let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "4096")]).await;
@@ -138,7 +158,7 @@ fn slow_text(len: usize) -> impl futures_util::Stream<Item = Result<Bytes, std::
 async fn uploads_racing_for_the_last_room_are_never_both_kept() {
     let archive = spawn_with(Backend::GridFs, &[("ARCHIVE_QUOTA_BYTES", "100000")]).await;
     let ada = archive.user("ada@example.com").await;
-    // Both start while nothing is stored, so each may stream 100,000 bytes; together they
+    // Both start while nothing is stored, so each may stream almost 100,000 bytes; together they
     // need 120,002.
     let (a, b) = tokio::join!(
         archive.upload_stream(&ada, "a.txt", slow_text(60_000)),

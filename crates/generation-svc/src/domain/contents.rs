@@ -143,6 +143,14 @@ fn part(value: &Value) -> Result<(), Invalid> {
         }
         "fileData" => {
             let fields = expect_object(data, "fileData")?;
+            // Gemini also reads `file_uri`: a second URI beside the checked one must not
+            // pass unseen, so only these two fields are taken.
+            if let Some(unknown) = fields
+                .keys()
+                .find(|k| !["mimeType", "fileUri"].contains(&k.as_str()))
+            {
+                return Err(Invalid::new(format!("fileData: unknown field `{unknown}`")));
+            }
             if let Some(mime) = fields.get("mimeType") {
                 expect_string(mime, "fileData.mimeType")?;
             }

@@ -12,6 +12,9 @@ use serde::Deserialize;
 
 use crate::domain::GeminiKey;
 
+/// What a client is told when Gemini rate limits the service's own key.
+const SERVERS_QUOTA: &str = "the service's Gemini quota is used up for now; retry later";
+
 /// `Retry-After` for a 429 that says nothing of when to retry, in seconds.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
 
@@ -81,8 +84,17 @@ impl GeminiError {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .or_else(|| parsed.as_ref().and_then(|e| retry_delay(&e.error.details)));
         let message = redact(&message, key.map_or("", GeminiKey::expose));
+        let servers_key = key.is_some_and(GeminiKey::is_servers);
+        // Gemini's quota wording names the project's tier, metrics and number: the service's
+        // own project is nobody's business but the operator's.
+        let message = if status == 429 && servers_key {
+            tracing::warn!(gemini = %message, "Gemini rate limited the service's key");
+            SERVERS_QUOTA.to_owned()
+        } else {
+            message
+        };
         let details = parsed.as_ref().map_or(&[][..], |e| &e.error.details);
-        if key.is_some_and(GeminiKey::is_servers) && refuses_the_key(status, details) {
+        if servers_key && refuses_the_key(status, details) {
             return Self::ServersKeyRefused { status, message };
         }
         Self::Status {

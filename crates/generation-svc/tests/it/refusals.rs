@@ -98,6 +98,20 @@ async fn file_uris_outside_the_gemini_files_api_are_refused() {
 }
 
 #[tokio::test]
+async fn a_second_spelling_beside_a_checked_file_uri_is_refused() {
+    let app = spawn_app().await;
+    let mut body = with_file_uri(&format!("files/{README_FILE_ID}"));
+    body["contents"][0]["parts"][1]["fileData"]["file_uri"] = json!("https://evil.example/x");
+
+    let response = app.converse(&body).send().await.unwrap();
+
+    let (status, _, message) = error_of(response).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("file_uri"), "{message}");
+    assert_eq!(app.gemini.hits(), 0);
+}
+
+#[tokio::test]
 async fn a_file_uri_in_the_system_instruction_is_checked_too() {
     let app = spawn_app().await;
     let mut body = simple_text_example();

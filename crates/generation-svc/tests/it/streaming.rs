@@ -164,11 +164,9 @@ async fn a_client_that_leaves_cancels_geminis_stream() {
     assert_eq!((stats.cancelled, stats.completed), (1, 0));
 }
 
-#[tokio::test]
-async fn a_stalled_stream_ends_with_an_error_event() {
-    let app = spawn_app_with(&[("GENERATION_STREAM_IDLE_TIMEOUT_MS", "300")]).await;
-    app.gemini.set_stream(3, Duration::from_secs(2));
-
+/// Streams the simple example and asserts it brought its first chunk, then our `error`
+/// event with a request id; answers that event's data.
+async fn first_chunk_then_error(app: &GenerationApp) -> Value {
     let response = app
         .converse_stream(&simple_text_example())
         .send()
@@ -179,8 +177,36 @@ async fn a_stalled_stream_ends_with_an_error_event() {
     assert_eq!(events.len(), 2, "one event, then the error");
     assert_eq!(chunk_text(&events[0]), "chunk 1 ");
     assert_eq!(events[1].name.as_deref(), Some("error"));
-    assert_eq!(events[1].data["error"]["code"], "gateway_timeout");
     assert!(events[1].data["request_id"].is_string());
+    events[1].data.clone()
+}
+
+#[tokio::test]
+async fn a_stalled_stream_ends_with_an_error_event() {
+    let app = spawn_app_with(&[("GENERATION_STREAM_IDLE_TIMEOUT_MS", "300")]).await;
+    app.gemini.set_stream(3, Duration::from_secs(2));
+
+    let error = first_chunk_then_error(&app).await;
+
+    assert_eq!(error["error"]["code"], "gateway_timeout");
+}
+
+#[tokio::test]
+async fn an_error_gemini_sends_inside_the_stream_ends_it_with_our_error_event() {
+    let app = spawn_app().await;
+    app.gemini.fail_next(Failure::StreamError(
+        503,
+        "The model is overloaded (project 1234567)".into(),
+    ));
+
+    let error = first_chunk_then_error(&app).await;
+
+    assert_eq!(error["error"]["code"], "bad_gateway");
+    let text = error.to_string();
+    assert!(
+        !text.contains("overloaded") && !text.contains("1234567"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -76,6 +76,25 @@ async fn geminis_429_is_a_429_with_its_retry_delay() {
 }
 
 #[tokio::test]
+async fn a_429_on_the_servers_key_does_not_describe_its_project() {
+    let app = spawn_app().await;
+    app.gemini.fail_next(Failure::Message(
+        429,
+        "Quota exceeded for metric 'generate_content_free_tier_requests', limit: 15, project_number:123456789".into(),
+    ));
+
+    let response = app.converse(&simple_text_example()).send().await.unwrap();
+
+    assert!(response.headers().contains_key("retry-after"));
+    let (status, code, message) = error_of(response).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert!(
+        !message.contains("123456789") && !message.contains("free_tier"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn geminis_500_is_a_502_without_geminis_message() {
     let app = spawn_app().await;
     app.gemini.fail_next(Failure::Status(500));

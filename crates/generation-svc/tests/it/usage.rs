@@ -185,6 +185,17 @@ async fn a_user_over_the_daily_quota_is_refused_with_429() {
     assert_eq!((status, code.as_str()), (429, "rate_limited"));
     assert!(message.contains("daily token quota"), "{message}");
     assert_eq!(app.gemini.hits(), 1);
+
+    // With their own key they pay Google themselves: the quota does not apply, nor grows.
+    let own_key = app
+        .converse(&multimodal_example())
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_key.status(), 200);
+    let usage = app.usage_of(&user.user_id).await.unwrap();
+    assert_eq!(usage.get_i64("requests").unwrap(), 1);
 }
 
 #[tokio::test]
