@@ -5,9 +5,8 @@
 //! The status line has already gone out when a stream fails, so a failure mid-stream (Gemini
 //! silent for longer than `GENERATION_STREAM_IDLE_TIMEOUT_MS`, the connection lost, an event
 //! too large, an error Gemini reports as an event) ends the stream with one `event: error`
-//! carrying the API's error body. When the
-//! client goes away, actix drops this stream, which drops Gemini's response and so closes that
-//! connection: the upstream call is cancelled.
+//! carrying the API's error body. When the client goes away, actix drops this stream, which
+//! drops Gemini's response and so closes that connection: the upstream call is cancelled.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -41,14 +40,14 @@ impl UsageOnEnd {
         }
     }
 
-    /// Each chunk carries the usage so far; the last one seen is the call's.
-    fn observe(&mut self, event: &Event) {
+    /// Each chunk carries the usage so far (in its `data`); the last one seen is the call's.
+    fn observe(&mut self, data: &str) {
         if self.spender.is_none() {
             return;
         }
         if let Ok(UsageProbe {
             usage_metadata: Some(usage),
-        }) = serde_json::from_str(&event.data())
+        }) = serde_json::from_str(data)
         {
             self.last = Some(usage);
         }
@@ -136,7 +135,8 @@ impl Relay {
     /// An event as the client gets it: Gemini's own, or our `error` event for an error Gemini
     /// reported inside the stream (its wording may name the project: it goes to the log).
     fn pass_on(&mut self, event: Event) -> Bytes {
-        if let Some(error) = upstream_error(&event) {
+        let data = event.data();
+        if let Some(error) = upstream_error(&data) {
             tracing::warn!(
                 code = error.code,
                 status = error.status.as_deref().unwrap_or(""),
@@ -148,7 +148,7 @@ impl Relay {
             };
             return self.fail(code);
         }
-        self.usage.observe(&event);
+        self.usage.observe(&data);
         event.0
     }
 
@@ -164,18 +164,17 @@ impl Relay {
     }
 }
 
-/// The `error` of an event whose data is Gemini's error body (`{"error": {"code", ...}}`).
-fn upstream_error(event: &Event) -> Option<UpstreamError> {
+/// The `error` of an event whose `data` is Gemini's error body (`{"error": {"code", ...}}`).
+fn upstream_error(data: &str) -> Option<UpstreamError> {
     #[derive(serde::Deserialize)]
     struct Body {
         error: UpstreamError,
     }
-    let data = event.data();
     // Only an error body has the key at its top level; other events are not parsed twice.
     if !data.trim_start().starts_with('{') || !data.contains("\"error\"") {
         return None;
     }
-    serde_json::from_str::<Body>(&data)
+    serde_json::from_str::<Body>(data)
         .ok()
         .map(|body| body.error)
 }

@@ -14,6 +14,8 @@ mod routes;
 mod settings;
 mod stream;
 
+use std::sync::Arc;
+
 use coglex_common::config::{ConfigSource, CoreSettings};
 use coglex_common::web::{Application, Core, ServiceDef};
 use mongodb::bson::Document;
@@ -37,7 +39,7 @@ pub struct StorageState {
     policies: Policies,
     db: Database,
     owner_indexes: OwnerIndexes,
-    collection_cap: std::sync::Arc<CollectionCap>,
+    collection_cap: Arc<CollectionCap>,
 }
 
 impl StorageState {
@@ -58,7 +60,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let core = Core::connect(core_settings, "storage-svc").await?;
     let state = StorageState {
         db: core.db.clone(),
-        collection_cap: std::sync::Arc::new(CollectionCap::new(settings.storage_max_collections)),
+        collection_cap: Arc::new(CollectionCap::new(settings.storage_max_collections)),
         settings,
         policies,
         owner_indexes: OwnerIndexes::default(),

@@ -291,7 +291,7 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) ->
         Some(Failure::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Failure::StreamError(status, message)) => {
             let chunk = generated("models/any", &Value::Null, 1, Some(1), false);
-            let error = json!({"error": {"code": status, "message": message, "status": status_name(status)}});
+            let error = error_body(status, &message, Value::Null);
             return HttpResponse::Ok()
                 .content_type("text/event-stream")
                 .body(format!("data: {chunk}\r\n\r\ndata: {error}\r\n\r\n"));
@@ -852,8 +852,14 @@ fn google_error(status: u16, message: &str) -> HttpResponse {
     google_error_with(status, message, details)
 }
 
-/// Gemini's error body: `{"error": {"code", "message", "status", "details"?}}`.
+/// Gemini's error answer: this status with [`error_body`].
 fn google_error_with(status: u16, message: &str, details: Value) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .json(error_body(status, message, details))
+}
+
+/// Gemini's error body: `{"error": {"code", "message", "status", "details"?}}`.
+fn error_body(status: u16, message: &str, details: Value) -> Value {
     let mut error = json!({
         "code": status,
         "message": message,
@@ -862,6 +868,5 @@ fn google_error_with(status: u16, message: &str, details: Value) -> HttpResponse
     if !details.is_null() {
         error["details"] = details;
     }
-    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .json(json!({ "error": error }))
+    json!({ "error": error })
 }
