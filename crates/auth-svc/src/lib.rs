@@ -5,7 +5,6 @@
 //! stack all run this same function.
 
 mod domain;
-mod indexes;
 mod limits;
 mod mailer;
 mod oauth;

@@ -32,7 +32,7 @@ impl Limits {
     }
 
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        crate::indexes::expire_records(&self.counters).await
+        coglex_common::mongo::expire_records(&self.counters).await
     }
 
     /// Counts one attempt in `bucket`; past `max` in the current window, 429 with `Retry-After`.

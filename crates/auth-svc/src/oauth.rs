@@ -157,7 +157,7 @@ impl OAuth {
 
     /// Authorization requests disappear ten minutes after they start.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        crate::indexes::expire_records(&self.states).await
+        coglex_common::mongo::expire_records(&self.states).await
     }
 
     fn endpoints(&self, provider: Provider) -> Result<&Endpoints, ApiError> {

@@ -78,7 +78,7 @@ impl Otps {
 
     /// Expiry, and the key's live codes, which a valid code retires.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        crate::indexes::expire_records(&self.codes).await?;
+        coglex_common::mongo::expire_records(&self.codes).await?;
         let by_key = IndexModel::builder()
             .keys(doc! { "key": 1, "used": 1 })
             .options(

@@ -82,7 +82,7 @@ impl Sessions {
     /// Ended sessions disappear after their expiry; sign-out of every session finds them by user.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         let sessions = self.core.sessions.collection();
-        crate::indexes::expire_records(sessions).await?;
+        coglex_common::mongo::expire_records(sessions).await?;
         let by_user = IndexModel::builder()
             .keys(doc! { "user_id": 1 })
             .options(IndexOptions::builder().name("user".to_owned()).build())

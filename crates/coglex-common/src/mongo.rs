@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use mongodb::bson::doc;
+use mongodb::bson::{doc, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::ClientOptions;
-use mongodb::{Client, Database};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
 use serde::Deserialize;
 
 use crate::config::ConfigError;
@@ -149,6 +149,24 @@ where
     each_within(cursor, limit, || {
         mongodb::error::Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
     })
+}
+
+/// The field every short-lived record keeps its end of life in.
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// A TTL index on `expires_at`: the database deletes each record once that moment has passed
+/// (within its TTL monitor's period, so reads still check the expiry themselves).
+pub async fn expire_records(collection: &Collection<Document>) -> mongodb::error::Result<()> {
+    let ttl = IndexModel::builder()
+        .keys(doc! { EXPIRES_AT: 1 })
+        .options(
+            IndexOptions::builder()
+                .expire_after(Duration::ZERO)
+                .name("expiry".to_owned())
+                .build(),
+        )
+        .build();
+    collection.create_index(ttl).await.map(|_| ())
 }
 
 /// Round trip to the database, for readiness checks.

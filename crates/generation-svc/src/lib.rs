@@ -4,6 +4,7 @@
 //! stack all run this same function.
 
 mod domain;
+mod files;
 mod gemini;
 mod relay;
 mod routes;
@@ -28,6 +29,14 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     settings.validate()?;
     let core = Core::connect(CoreSettings::from_source(&source)?, "generation-svc").await?;
     let state = state::State::new(&settings, &core.db)?;
+    // In the background: the service starts (and answers /health) before the database is up;
+    // reads check each record's expiry themselves.
+    let files = state.files.clone();
+    tokio::spawn(async move {
+        if let Err(error) = files.ensure_indexes().await {
+            tracing::warn!(%error, "could not create the file records' expiry index");
+        }
+    });
     Ok(Application::bind(
         core,
         ServiceDef::new(NAME, state, routes::configure),

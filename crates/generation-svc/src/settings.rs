@@ -6,7 +6,7 @@ use coglex_common::mongo::check_private_collection;
 use coglex_common::secret::Secret;
 use serde::Deserialize;
 
-use crate::domain::ModelName;
+use crate::domain::{is_cached_content_name, ModelName};
 
 /// Gemini's upload chunks (all but the last) must be a multiple of this, in bytes
 /// (`X-Goog-Upload-Chunk-Granularity` of the Files API).
@@ -60,6 +60,16 @@ pub struct Settings {
     /// Collection of daily token usage per spender (`GENERATION_USAGE_COLLECTION`).
     #[serde(default = "default_usage_collection")]
     pub generation_usage_collection: String,
+    /// Collection recording who uploaded each file on `GENERATION_KEY`
+    /// (`GENERATION_FILES_COLLECTION`).
+    #[serde(default = "default_files_collection")]
+    pub generation_files_collection: String,
+    /// Cached contents (`cachedContents/<id>`, comma-separated) any caller may name on
+    /// `GENERATION_KEY` (`GENERATION_SHARED_CACHED_CONTENTS`). Caches hold their creator's
+    /// prompt, and this service creates none, so by default only callers with their own key
+    /// or an admin key may name one.
+    #[serde(default, deserialize_with = "comma_list")]
+    pub generation_shared_cached_contents: Vec<String>,
     /// Tokens (Gemini's `totalTokenCount`) a signed-in user may use per UTC day
     /// (`GENERATION_DAILY_TOKEN_QUOTA`); 0 means no quota.
     #[serde(default)]
@@ -114,6 +124,10 @@ fn default_usage_collection() -> String {
     "_USAGE".into()
 }
 
+fn default_files_collection() -> String {
+    "_GEMINI_FILES".into()
+}
+
 impl Settings {
     /// Checks every value; the error names the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -165,6 +179,19 @@ impl Settings {
                 "GENERATION_UPLOAD_CHUNK_BYTES must be a positive multiple of {UPLOAD_GRANULARITY_BYTES} bytes"
             )));
         }
+        if let Some(bad) = self
+            .generation_shared_cached_contents
+            .iter()
+            .find(|name| !is_cached_content_name(name))
+        {
+            return Err(ConfigError(format!(
+                "GENERATION_SHARED_CACHED_CONTENTS has `{bad}`, not a name such as cachedContents/<id>"
+            )));
+        }
+        check_private_collection(
+            "GENERATION_FILES_COLLECTION",
+            &self.generation_files_collection,
+        )?;
         check_private_collection(
             "GENERATION_USAGE_COLLECTION",
             &self.generation_usage_collection,
@@ -202,6 +229,18 @@ mod tests {
             err.to_string().contains("GENERATION_UPLOAD_CHUNK_BYTES"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_shared_cache_must_be_a_cache_name() {
+        let err = settings(&[(
+            "GENERATION_SHARED_CACHED_CONTENTS",
+            "cachedContents/a,files/b",
+        )])
+        .unwrap_err();
+        assert!(err.to_string().contains("`files/b`"), "{err}");
+        let ok = settings(&[("GENERATION_SHARED_CACHED_CONTENTS", "cachedContents/a-1")]).unwrap();
+        assert_eq!(ok.generation_shared_cached_contents, ["cachedContents/a-1"]);
     }
 
     #[test]

@@ -1,17 +1,24 @@
-//! What the handlers share: the Gemini client, the usage ledger, and the defaults and limits
-//! from [`Settings`], with the rules for which model and key a call uses.
+//! What the handlers share: the Gemini client, the usage ledger, the file owners, and the
+//! defaults and limits from [`Settings`], with the rules for which model and key a call uses
+//! and what it may name.
 
-use coglex_common::ApiError;
+use std::collections::BTreeSet;
+
+use coglex_common::{ApiError, ErrorCode};
 use mongodb::Database;
 
-use crate::domain::{GeminiKey, ModelAllowList, ModelName};
+use crate::domain::{referenced_files, GeminiKey, ModelAllowList, ModelName};
+use crate::files::FileOwners;
 use crate::gemini::GeminiClient;
 use crate::settings::Settings;
-use crate::usage::UsageLedger;
+use crate::usage::{Spender, UsageLedger};
 
 pub struct State {
     pub gemini: GeminiClient,
     pub usage: UsageLedger,
+    pub files: FileOwners,
+    /// Cached contents anyone may name on the server's key.
+    shared_caches: BTreeSet<String>,
     default_model: ModelName,
     default_key: Option<GeminiKey>,
     allowed_models: ModelAllowList,
@@ -46,6 +53,12 @@ impl State {
                 settings.generation_daily_token_quota,
                 settings.generation_anonymous_daily_token_quota,
             ),
+            files: FileOwners::new(db.collection(&settings.generation_files_collection)),
+            shared_caches: settings
+                .generation_shared_cached_contents
+                .iter()
+                .cloned()
+                .collect(),
             default_model: ModelName::parse(&settings.generation_model).map_err(|e| {
                 coglex_common::config::ConfigError(format!("GENERATION_MODEL: {e}"))
             })?,
@@ -66,6 +79,28 @@ impl State {
                 "model `{model}` is not allowed here"
             ))),
         }
+    }
+
+    /// Refuses a call on the server's key that names what `spender` may not use: a file
+    /// another party uploaded, or a cached content that is not shared. `None` (own key, or an
+    /// admin key without a session) may name anything.
+    pub async fn check_references(
+        &self,
+        spender: Option<&Spender>,
+        body: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let Some(spender) = spender else {
+            return Ok(());
+        };
+        if let Some(cache) = body.get("cachedContent").and_then(|v| v.as_str()) {
+            if !self.shared_caches.contains(cache) {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "this cachedContent is not shared on the server's Gemini key; send your own `key`",
+                ));
+            }
+        }
+        self.files.check(spender, &referenced_files(body)).await
     }
 
     /// The request's own key, else `GENERATION_KEY`.

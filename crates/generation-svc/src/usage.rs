@@ -44,7 +44,7 @@ pub struct UsageProbe {
     pub usage_metadata: Option<UsageMetadata>,
 }
 
-/// Whose budget a call spends.
+/// Whose budget a call spends; also who owns the files it uploads (see `files`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spender {
     /// A signed-in user (Bearer session token).
@@ -67,7 +67,7 @@ impl Spender {
         }
     }
 
-    fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         match self {
             Self::User(user) => &user.user_id,
             Self::Anonymous => "anonymous",

@@ -126,6 +126,8 @@ pub struct StreamStats {
 }
 
 struct Upload {
+    /// The `files/<id>` the client asked for, if any.
+    name: Option<String>,
     mime_type: String,
     display_name: Option<String>,
     declared_length: Option<usize>,
@@ -669,11 +671,28 @@ fn start_upload(state: &Shared, headers: &HeaderMap, body: &[u8]) -> HttpRespons
         .as_str()
         .or_else(|| metadata["file"]["display_name"].as_str())
         .map(str::to_owned);
+    let name = match &metadata["file"]["name"] {
+        Value::Null => None,
+        Value::String(name) if is_file_name(name) => Some(name.clone()),
+        _ => {
+            return google_error(
+                400,
+                "* File.name: the ID may contain up to 40 lower-case letters, digits or dashes, and may not start or end with a dash",
+            )
+        }
+    };
     let id = new_id();
     let mut guard = lock(state);
+    if name
+        .as_ref()
+        .is_some_and(|name| guard.files.contains_key(name))
+    {
+        return google_error(409, "File already exists.");
+    }
     guard.uploads.insert(
         id.clone(),
         Upload {
+            name,
             mime_type: mime_type.to_owned(),
             display_name,
             declared_length,
@@ -747,7 +766,10 @@ fn upload_chunk(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> H
     let Some(upload) = guard.uploads.remove(id) else {
         return google_error(404, "fake Gemini: no such upload session");
     };
-    let file_id = new_id();
+    let file_id = match &upload.name {
+        Some(name) => name.trim_start_matches("files/").to_owned(),
+        None => new_id(),
+    };
     let resource = file_resource(
         &file_id,
         &upload.mime_type,
@@ -764,6 +786,19 @@ fn upload_chunk(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> H
     HttpResponse::Ok()
         .insert_header(("x-goog-upload-status", "final"))
         .json(json!({ "file": resource }))
+}
+
+/// Gemini's rule for a client-chosen `File.name` (Files API reference).
+fn is_file_name(name: &str) -> bool {
+    name.strip_prefix("files/").is_some_and(|id| {
+        !id.is_empty()
+            && id.len() <= 40
+            && !id.starts_with('-')
+            && !id.ends_with('-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
 }
 
 fn file_resource(id: &str, mime_type: &str, display_name: Option<&str>, bytes: &[u8]) -> Value {

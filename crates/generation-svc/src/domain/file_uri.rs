@@ -4,6 +4,10 @@
 //! Gemini's file ids are up to 40 lower-case letters, digits and dashes, not starting or ending
 //! with a dash (Files API reference, `File.name`).
 
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
 use super::Invalid;
 
 /// Where the Files API serves uploaded files.
@@ -28,6 +32,42 @@ impl FileUri {
             ))),
         }
     }
+
+    /// The file's resource name, `files/<id>`, whichever way the client wrote it.
+    pub fn name(&self) -> String {
+        let id = self
+            .0
+            .strip_prefix(FILES_API_PREFIX)
+            .or_else(|| self.0.strip_prefix("files/"))
+            .unwrap_or(&self.0);
+        format!("files/{id}")
+    }
+}
+
+/// The resource names of every Gemini file a checked request body refers to, in either
+/// spelling Gemini's JSON accepts, wherever it sits (parts nest parts).
+pub fn referenced_files(body: &Value) -> BTreeSet<String> {
+    fn walk(value: &Value, found: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(object) => {
+                for (key, inner) in object {
+                    match (key.as_str(), inner) {
+                        ("fileUri" | "file_uri", Value::String(raw)) => {
+                            if let Ok(uri) = FileUri::parse(raw) {
+                                found.insert(uri.name());
+                            }
+                        }
+                        _ => walk(inner, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = BTreeSet::new();
+    walk(body, &mut found);
+    found
 }
 
 fn is_file_id(id: &str) -> bool {
@@ -76,6 +116,30 @@ mod tests {
         ] {
             assert!(FileUri::parse(raw).is_err(), "{raw:?} was accepted");
         }
+    }
+
+    #[test]
+    fn both_spellings_name_the_same_file() {
+        let long = FileUri::parse(&format!("{FILES_API_PREFIX}abc-1")).unwrap();
+        assert_eq!(long.name(), "files/abc-1");
+        assert_eq!(FileUri::parse("files/abc-1").unwrap().name(), "files/abc-1");
+    }
+
+    #[test]
+    fn every_nested_reference_is_found_once() {
+        let body = serde_json::json!({
+            "contents": [{"parts": [
+                {"fileData": {"fileUri": format!("{FILES_API_PREFIX}one")}},
+                {"functionResponse": {"name": "f", "response": {"parts": [
+                    {"file_data": {"file_uri": "files/two"}},
+                    {"fileData": {"fileUri": "files/one"}}
+                ]}}},
+                {"text": "files/three"}
+            ]}],
+            "systemInstruction": {"parts": [{"fileData": {"fileUri": "files/four"}}]}
+        });
+        let names: Vec<String> = referenced_files(&body).into_iter().collect();
+        assert_eq!(names, ["files/four", "files/one", "files/two"]);
     }
 
     #[test]

@@ -12,9 +12,9 @@ mod request;
 pub use api_key::GeminiKey;
 pub use contents::Contents;
 pub use file_type::{detect_file_type, DisplayName, SNIFF_BYTES};
-pub use file_uri::FileUri;
+pub use file_uri::{referenced_files, FileUri};
 pub use model_name::{ModelAllowList, ModelName};
-pub use request::{CountTokensRequest, GenerateRequest};
+pub use request::{is_cached_content_name, CountTokensRequest, GenerateRequest};
 
 use coglex_common::ApiError;
 

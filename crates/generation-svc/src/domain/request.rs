@@ -132,7 +132,8 @@ fn check_forwarded(name: &str, value: Value) -> Result<Value, Invalid> {
     }
 }
 
-fn is_cached_content_name(name: &str) -> bool {
+/// `cachedContents/<id>`, as Gemini names cached contents.
+pub fn is_cached_content_name(name: &str) -> bool {
     name.strip_prefix("cachedContents/").is_some_and(|id| {
         !id.is_empty()
             && id.len() <= 128

@@ -27,19 +27,25 @@ impl std::fmt::Debug for UploadSession {
 }
 
 impl GeminiClient {
-    /// `start`: declares `size` bytes of `mime_type`.
+    /// `start`: declares `size` bytes of `mime_type`, for a file called `name` (`files/<id>`)
+    /// if given, else one Gemini names.
     pub async fn start_upload(
         &self,
         key: &GeminiKey,
         mime_type: &str,
         size: u64,
         display_name: Option<&DisplayName>,
+        name: Option<&str>,
     ) -> Result<UploadSession, GeminiError> {
         let url = format!("{}/upload/v1beta/files", self.base);
-        let metadata = match display_name {
-            Some(name) => json!({ "file": { "displayName": name.as_str() } }),
-            None => json!({ "file": {} }),
-        };
+        let mut file = serde_json::Map::new();
+        if let Some(display_name) = display_name {
+            file.insert("displayName".into(), json!(display_name.as_str()));
+        }
+        if let Some(name) = name {
+            file.insert("name".into(), json!(name));
+        }
+        let metadata = json!({ "file": file });
         let body = Bytes::from(metadata.to_string());
         let key_value = key_header(key)?;
         let response = self

@@ -35,11 +35,14 @@ enum ConverseRefusals {
         description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)"
     )]
     Unauthorized(ErrorBody),
-    #[response(status = 403, description = "Gemini refused the API key")]
+    #[response(
+        status = 403,
+        description = "Gemini refused the API key, or `cachedContent` names a cache not shared on the server's key (`GENERATION_SHARED_CACHED_CONTENTS`)"
+    )]
     Forbidden(ErrorBody),
     #[response(
         status = 404,
-        description = "Gemini does not know the model or a referenced file"
+        description = "A referenced file was not uploaded by the caller on the server's key, or Gemini does not know the model or the file"
     )]
     NotFound(ErrorBody),
     #[response(
@@ -84,6 +87,9 @@ async fn prepare(
     let model = state.model(request.model)?;
     let spender = Spender::of(user, caller, request.key.is_some());
     let key = state.key(request.key)?;
+    state
+        .check_references(spender.as_ref(), &request.body)
+        .await?;
     if let Some(spender) = &spender {
         state.usage.check_quota(spender).await?;
     }

@@ -5,13 +5,14 @@
 //! arrives (the original README sends `key` after `file`, and the key must be known before
 //! Gemini is asked for an upload), typed from its first bytes as soon as they are in (415 for
 //! unsupported types, before the rest is read), counted against `GENERATION_FILE_MAX_BYTES`
-//! (413), then sent to Gemini in `GENERATION_UPLOAD_CHUNK_BYTES` pieces.
+//! (413), then sent to Gemini in `GENERATION_UPLOAD_CHUNK_BYTES` pieces. On the server's key
+//! the file's name is chosen and recorded as the caller's before the upload starts (`files`).
 
 use actix_multipart::{Field, Multipart};
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::BytesMut;
-use coglex_common::web::ErrorBody;
+use coglex_common::web::{Caller, ErrorBody, MaybeAuthUser};
 use coglex_common::{ApiError, ErrorCode};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -21,6 +22,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{detect_file_type, DisplayName, GeminiKey, SNIFF_BYTES};
 use crate::state::State;
+use crate::usage::Spender;
 
 /// Room for multipart boundaries and part headers above the file size limit, in bytes.
 const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
@@ -100,15 +102,18 @@ pub(crate) struct UploadedFile {
 /// answers Gemini's `File` as `{"fileData": {..., "fileUri"}}`. The file is never held whole
 /// in memory: it is spooled to disk as it arrives, typed from its first bytes (a refused type
 /// is answered before the rest is read), checked against `GENERATION_FILE_MAX_BYTES`, then
-/// sent to Gemini in pieces.
+/// sent to Gemini in pieces. On the server's key the file is recorded as the caller's (the
+/// signed-in user's, or that of all callers without a session): only they may name it in
+/// `POST /converse` and `POST /tokens`.
 #[utoipa::path(
     post,
     path = "/file",
+    security(("bearer" = []), ()),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "`file`, and optionally `key`, in either order"),
     responses(
         (status = 200, description = "The uploaded file", body = FileUploaded),
         (status = 400, description = "`file` missing, empty or sent twice, an unknown form field, a malformed or cut-short multipart body, a `key` that is not valid or no Gemini key at all, or Gemini refused the upload", body = ErrorBody),
-        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
         (status = 403, description = "Gemini refused the API key", body = ErrorBody),
         (status = 404, description = "Gemini lost the upload session", body = ErrorBody),
         (status = 413, description = "The file is larger than `GENERATION_FILE_MAX_BYTES`", body = ErrorBody),
@@ -121,6 +126,8 @@ pub(crate) struct UploadedFile {
 pub(crate) async fn upload_file(
     req: HttpRequest,
     payload: web::Payload,
+    user: MaybeAuthUser,
+    caller: Caller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
     if req.content_type() != "multipart/form-data" {
@@ -160,26 +167,57 @@ pub(crate) async fn upload_file(
         }
     }
     let mut spooled = spooled.ok_or_else(|| ApiError::bad_request("`file` is required"))?;
+    let owner = Spender::of(user, caller, key.is_some());
     let key = state.key(key)?;
     let display_name = spooled
         .file_name
         .as_deref()
         .and_then(DisplayName::from_file_name);
 
-    let file = send_to_gemini(&state, &key, display_name.as_ref(), &mut spooled).await?;
-    Ok(HttpResponse::Ok().json(file_data(file)))
+    let Some(owner) = owner else {
+        let file = send_to_gemini(&state, &key, display_name.as_ref(), None, &mut spooled).await?;
+        return Ok(HttpResponse::Ok().json(file_data(file)));
+    };
+    let name = state.files.reserve(&owner).await?;
+    let sent = send_to_gemini(
+        &state,
+        &key,
+        display_name.as_ref(),
+        Some(&name),
+        &mut spooled,
+    )
+    .await;
+    match sent {
+        Ok(file) if file.get("name").and_then(Value::as_str) == Some(name.as_str()) => {
+            Ok(HttpResponse::Ok().json(file_data(file)))
+        }
+        Ok(_) => {
+            state.files.release(&name).await;
+            Err(
+                ApiError::new(ErrorCode::BadGateway, "").with_source(anyhow::anyhow!(
+                    "Gemini did not keep the requested file name"
+                )),
+            )
+        }
+        Err(error) => {
+            state.files.release(&name).await;
+            Err(error)
+        }
+    }
 }
 
-/// Starts the resumable upload and sends the spooled bytes chunk by chunk.
+/// Starts the resumable upload (of a file to be called `name`, if given) and sends the
+/// spooled bytes chunk by chunk.
 async fn send_to_gemini(
     state: &State,
     key: &GeminiKey,
     display_name: Option<&DisplayName>,
+    name: Option<&str>,
     spooled: &mut Spooled,
 ) -> Result<Value, ApiError> {
     let session = state
         .gemini
-        .start_upload(key, spooled.mime_type, spooled.size, display_name)
+        .start_upload(key, spooled.mime_type, spooled.size, display_name, name)
         .await?;
     spooled.file.rewind().await.map_err(|e| {
         ApiError::internal(anyhow::Error::new(e).context("rewinding the spooled upload"))

@@ -106,7 +106,7 @@ async fn a_short_files_name_is_accepted_as_a_file_uri() {
     let body = json!({"contents": [{"role": "user", "parts": [
         {"text": "What is this?"},
         {"fileData": {"mimeType": "image/png", "fileUri": format!("files/{README_FILE_ID}")}}
-    ]}]});
+    ]}], "key": CLIENT_KEY});
 
     let response = app.converse(&body).send().await.unwrap();
 

@@ -114,6 +114,7 @@ async fn a_large_file_is_sent_in_chunks_at_increasing_offsets() {
     assert_eq!(app.gemini.file(name).unwrap().bytes, bytes);
 }
 
+/// The file lives in the client's own project, so no owner is recorded here.
 #[tokio::test]
 async fn the_clients_key_sent_after_the_file_is_used() {
     let app = spawn_app().await;
@@ -129,6 +130,10 @@ async fn the_clients_key_sent_after_the_file_is_used() {
         app.gemini.requests()[0].header("x-goog-api-key"),
         Some(CLIENT_KEY)
     );
+    assert!(app.gemini.requests()[0].json()["file"]
+        .get("name")
+        .is_none());
+    assert!(app.file_records().await.is_empty());
 }
 
 #[tokio::test]

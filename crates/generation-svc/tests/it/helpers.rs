@@ -107,6 +107,19 @@ impl GenerationApp {
         requests.into_iter().next().expect("one request")
     }
 
+    /// Every record of who uploaded a file, read beside the API.
+    pub async fn file_records(&self) -> Vec<Document> {
+        use futures_util::TryStreamExt;
+        self.database
+            .collection::<Document>("_GEMINI_FILES")
+            .find(doc! {})
+            .await
+            .expect("query")
+            .try_collect()
+            .await
+            .expect("records")
+    }
+
     /// A user's usage document for today, read beside the API.
     pub async fn usage_of(&self, user_id: &str) -> Option<Document> {
         self.database

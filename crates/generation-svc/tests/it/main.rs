@@ -3,6 +3,7 @@
 mod helpers;
 
 mod converse;
+mod file_owners;
 mod file_upload;
 mod openapi;
 mod refusals;

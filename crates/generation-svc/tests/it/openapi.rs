@@ -24,18 +24,12 @@ async fn the_document_lists_every_route_with_a_summary_and_its_security() {
             "POST /service/generation/v1/tokens",
         ]
     );
-    // A session is optional on conversations: with one, usage counts against the user.
-    for path in ["/converse", "/converse/stream"] {
+    // A session is optional everywhere: with one, usage counts against the user and
+    // uploaded files are theirs.
+    for path in ["/converse", "/converse/stream", "/file", "/tokens"] {
         assert_eq!(
             api.operation("post", path)["security"],
             json!([{"api_key": [], "bearer": []}, {"api_key": []}]),
-            "{path}"
-        );
-    }
-    for path in ["/file", "/tokens"] {
-        assert_eq!(
-            api.operation("post", path)["security"],
-            json!([{"api_key": []}]),
             "{path}"
         );
     }

@@ -54,7 +54,7 @@ async fn a_file_gemini_does_not_hold_is_a_403() {
     let app = spawn_app().await;
     let body = json!({"contents": [{"role": "user", "parts": [
         {"fileData": {"mimeType": "image/png", "fileUri": "files/missing1"}}
-    ]}]});
+    ]}], "key": CLIENT_KEY});
 
     let response = app.converse(&body).send().await.unwrap();
 

@@ -1,0 +1,204 @@
+//! Files uploaded on the server's Gemini key belong to who uploaded them: a signed-in user, or
+//! every caller without a session together. Others naming them get 404 and Gemini is never
+//! asked. Cached contents on the server's key are only the ones the operator shares.
+
+use serde_json::{json, Value};
+use test_support::ADMIN_API_KEY;
+
+use crate::helpers::*;
+
+/// Uploads a PNG (with the session `token`, if given) and answers its `fileUri`.
+async fn upload_as(app: &GenerationApp, token: Option<&str>) -> String {
+    let mut request = app.upload(PNG, "cat.png", None);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["fileData"]["fileUri"].as_str().unwrap().to_owned()
+}
+
+fn about(file_uri: &str) -> Value {
+    json!({"contents": [{"role": "user", "parts": [
+        {"text": "What is this?"},
+        {"fileData": {"mimeType": "image/png", "fileUri": file_uri}}
+    ]}]})
+}
+
+#[tokio::test]
+async fn a_users_file_serves_them_and_no_one_else() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let bob = sign_in(&app, "bob@example.com").await;
+    let uri = upload_as(&app, Some(&ada.token)).await;
+    let before = app.gemini.hits();
+
+    let own = app
+        .converse(&about(&uri))
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(app.gemini.hits(), before + 1);
+
+    let other = app
+        .converse(&about(&uri))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = error_of(other).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"), "{message}");
+    let anonymous = app.converse(&about(&uri)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 404);
+    let streamed = app
+        .converse_stream(&about(&uri))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), 404);
+    let counted = app
+        .tokens(&about(&uri))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counted.status(), 404);
+    assert_eq!(
+        app.gemini.hits(),
+        before + 1,
+        "Gemini was asked for a file not theirs"
+    );
+}
+
+#[tokio::test]
+async fn the_upload_names_the_file_it_records() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+
+    let uri = upload_as(&app, Some(&ada.token)).await;
+
+    let start = &app.gemini.requests()[0];
+    let name = start.json()["file"]["name"].as_str().unwrap().to_owned();
+    assert!(
+        uri.ends_with(name.trim_start_matches("files")),
+        "{uri} vs {name}"
+    );
+    let records = app.file_records().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].get_str("_id").unwrap(), name);
+    assert_eq!(records[0].get_str("owner").unwrap(), ada.user_id);
+}
+
+#[tokio::test]
+async fn callers_without_a_session_share_their_files_but_not_users_files() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let shared = upload_as(&app, None).await;
+
+    let anonymous = app.converse(&about(&shared)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 200);
+    let user = app
+        .converse(&about(&shared))
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 404);
+}
+
+#[tokio::test]
+async fn a_file_nested_in_a_function_response_is_checked_too() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let uri = upload_as(&app, Some(&ada.token)).await;
+    let hits = app.gemini.hits();
+    let body = json!({"contents": [{"role": "user", "parts": [
+        {"functionResponse": {"name": "lookup", "response": {"parts": [
+            {"file_data": {"file_uri": uri}}
+        ]}}}
+    ]}]});
+
+    let response = app.converse(&body).send().await.unwrap();
+
+    assert_eq!(response.status(), 404);
+    assert_eq!(app.gemini.hits(), hits);
+}
+
+#[tokio::test]
+async fn an_own_key_or_an_admin_key_may_name_any_file() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let uri = upload_as(&app, Some(&ada.token)).await;
+
+    let mut own_key = about(&uri);
+    own_key["key"] = json!(CLIENT_KEY);
+    let response = app.converse(&own_key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    let admin = app
+        .http
+        .post(app.url("/service/generation/v1/converse"))
+        .header("X-API-Key", ADMIN_API_KEY)
+        .json(&about(&uri))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+}
+
+#[tokio::test]
+async fn a_failed_upload_leaves_no_record() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    app.gemini.fail_next(Failure::Status(500));
+
+    let response = app
+        .upload(PNG, "cat.png", None)
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 502);
+    assert!(app.file_records().await.is_empty());
+}
+
+#[tokio::test]
+async fn only_shared_cached_contents_are_named_on_the_servers_key() {
+    let app =
+        spawn_app_with(&[("GENERATION_SHARED_CACHED_CONTENTS", "cachedContents/faq-1")]).await;
+    let with_cache = |name: &str| {
+        let mut body = simple_text_example();
+        body["cachedContent"] = json!(name);
+        body
+    };
+
+    let private = app
+        .converse(&with_cache("cachedContents/someone-else"))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(private).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    assert_eq!(app.gemini.hits(), 0);
+
+    let shared = app
+        .converse(&with_cache("cachedContents/faq-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200);
+    assert_eq!(
+        app.only_request().json()["cachedContent"],
+        "cachedContents/faq-1"
+    );
+
+    let mut own_key = with_cache("cachedContents/someone-else");
+    own_key["key"] = json!(CLIENT_KEY);
+    let response = app.converse(&own_key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
