@@ -10,6 +10,7 @@
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 
+use coglex_common::mongo::as_u64;
 use coglex_common::{ApiError, ErrorCode};
 
 use crate::record::OWNER;
@@ -74,13 +75,10 @@ async fn used(state: &ArchiveState, owner: &str) -> Result<u64, ApiError> {
         } },
     ]);
     let mut totals = state.bounded(aggregate).await?;
-    Ok(match state.bounded(totals.try_next()).await? {
-        Some(total) => match total.get("total") {
-            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
-            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
-            Some(Bson::Double(n)) => *n as u64,
-            _ => 0,
-        },
-        None => 0,
-    })
+    let total = state.bounded(totals.try_next()).await?;
+    Ok(total
+        .as_ref()
+        .and_then(|total| total.get("total"))
+        .and_then(as_u64)
+        .unwrap_or(0))
 }

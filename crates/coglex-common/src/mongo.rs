@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -167,6 +167,18 @@ pub async fn expire_records(collection: &Collection<Document>) -> mongodb::error
         )
         .build();
     collection.create_index(ttl).await.map(|_| ())
+}
+
+/// A stored count or sum as an unsigned number, whichever numeric type the server chose for
+/// it (`$sum` and `$inc` give 32-bit, 64-bit or double); `None` for anything negative or not
+/// a number.
+pub fn as_u64(value: &Bson) -> Option<u64> {
+    match value {
+        Bson::Int64(n) => u64::try_from(*n).ok(),
+        Bson::Int32(n) => u64::try_from(*n).ok(),
+        Bson::Double(n) if *n >= 0.0 => Some(*n as u64),
+        _ => None,
+    }
 }
 
 /// Round trip to the database, for readiness checks.

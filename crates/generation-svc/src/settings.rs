@@ -64,6 +64,14 @@ pub struct Settings {
     /// (`GENERATION_FILES_COLLECTION`).
     #[serde(default = "default_files_collection")]
     pub generation_files_collection: String,
+    /// Bytes of live files (uploaded on `GENERATION_KEY` in the last 48 hours) a signed-in
+    /// user may hold (`GENERATION_FILE_QUOTA_BYTES`); 0 means no quota.
+    #[serde(default)]
+    pub generation_file_quota_bytes: u64,
+    /// The same for all callers without a session together
+    /// (`GENERATION_ANONYMOUS_FILE_QUOTA_BYTES`); 0 means no quota.
+    #[serde(default)]
+    pub generation_anonymous_file_quota_bytes: u64,
     /// Cached contents (`cachedContents/<id>`, comma-separated) any caller may name on
     /// `GENERATION_KEY` (`GENERATION_SHARED_CACHED_CONTENTS`). Caches hold their creator's
     /// prompt, and this service creates none, so by default only callers with their own key

@@ -8,10 +8,10 @@ use coglex_common::{ApiError, ErrorCode};
 use mongodb::Database;
 
 use crate::domain::{referenced_files, GeminiKey, ModelAllowList, ModelName};
-use crate::files::FileOwners;
+use crate::files::{FileOwners, Owner};
 use crate::gemini::GeminiClient;
 use crate::settings::Settings;
-use crate::usage::{Spender, UsageLedger};
+use crate::usage::UsageLedger;
 
 pub struct State {
     pub gemini: GeminiClient,
@@ -28,6 +28,30 @@ pub struct State {
     pub file_max_bytes: u64,
     /// Bytes per upload request to Gemini.
     pub upload_chunk_bytes: usize,
+}
+
+/// Tools that reach nothing stored in the server's Gemini project. Others (`fileSearch` over
+/// a project's stores, say) would read what other parties put there, like an unshared cache,
+/// so on the server's key only these may be declared.
+const SERVER_KEY_TOOLS: &[&str] = &[
+    "functionDeclarations",
+    "codeExecution",
+    "googleSearch",
+    "googleSearchRetrieval",
+    "googleMaps",
+    "urlContext",
+    "computerUse",
+];
+
+/// The first tool of `body` that is not one of [`SERVER_KEY_TOOLS`].
+fn project_tool(body: &serde_json::Value) -> Option<&str> {
+    let tools = body.get("tools")?.as_array()?;
+    tools
+        .iter()
+        .filter_map(|tool| tool.as_object())
+        .flat_map(|tool| tool.keys())
+        .map(String::as_str)
+        .find(|kind| !SERVER_KEY_TOOLS.contains(kind))
 }
 
 impl State {
@@ -53,7 +77,11 @@ impl State {
                 settings.generation_daily_token_quota,
                 settings.generation_anonymous_daily_token_quota,
             ),
-            files: FileOwners::new(db.collection(&settings.generation_files_collection)),
+            files: FileOwners::new(
+                db.collection(&settings.generation_files_collection),
+                settings.generation_file_quota_bytes,
+                settings.generation_anonymous_file_quota_bytes,
+            ),
             shared_caches: settings
                 .generation_shared_cached_contents
                 .iter()
@@ -81,15 +109,15 @@ impl State {
         }
     }
 
-    /// Refuses a call on the server's key that names what `spender` may not use: a file
-    /// another party uploaded, or a cached content that is not shared. `None` (own key, or an
-    /// admin key without a session) may name anything.
+    /// Refuses a call on the server's key that names what `owner` may not use: a file another
+    /// party uploaded, a cached content that is not shared, or a tool that reads the project's
+    /// stores. `None` (own key, or an admin key without a session) may name anything.
     pub async fn check_references(
         &self,
-        spender: Option<&Spender>,
+        owner: Option<&Owner>,
         body: &serde_json::Value,
     ) -> Result<(), ApiError> {
-        let Some(spender) = spender else {
+        let Some(owner) = owner else {
             return Ok(());
         };
         if let Some(cache) = body.get("cachedContent").and_then(|v| v.as_str()) {
@@ -100,7 +128,15 @@ impl State {
                 ));
             }
         }
-        self.files.check(spender, &referenced_files(body)).await
+        if let Some(tool) = project_tool(body) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the `{tool}` tool is not available on the server's Gemini key; send your own `key`"
+                ),
+            ));
+        }
+        self.files.check(owner, &referenced_files(body)?).await
     }
 
     /// The request's own key, else `GENERATION_KEY`.

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use coglex_common::mongo::deadline;
+use coglex_common::mongo::{as_u64, deadline};
 use coglex_common::web::{AuthUser, Caller, MaybeAuthUser};
 use coglex_common::ApiError;
 use mongodb::bson::{doc, DateTime, Document};
@@ -44,7 +44,7 @@ pub struct UsageProbe {
     pub usage_metadata: Option<UsageMetadata>,
 }
 
-/// Whose budget a call spends; also who owns the files it uploads (see `files`).
+/// Whose budget a call spends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spender {
     /// A signed-in user (Bearer session token).
@@ -187,15 +187,6 @@ fn day(now_ms: i64) -> String {
 
 fn saturating_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn as_u64(value: &mongodb::bson::Bson) -> Option<u64> {
-    match value {
-        mongodb::bson::Bson::Int64(n) => u64::try_from(*n).ok(),
-        mongodb::bson::Bson::Int32(n) => u64::try_from(*n).ok(),
-        mongodb::bson::Bson::Double(n) if *n >= 0.0 => Some(*n as u64),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

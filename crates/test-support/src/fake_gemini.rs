@@ -683,10 +683,15 @@ fn start_upload(state: &Shared, headers: &HeaderMap, body: &[u8]) -> HttpRespons
     };
     let id = new_id();
     let mut guard = lock(state);
-    if name
-        .as_ref()
-        .is_some_and(|name| guard.files.contains_key(name))
-    {
+    // A name is taken by a stored file or by an upload still in progress.
+    let taken = |name: &String| {
+        guard.files.contains_key(name)
+            || guard
+                .uploads
+                .values()
+                .any(|upload| upload.name.as_ref() == Some(name))
+    };
+    if name.as_ref().is_some_and(taken) {
         return google_error(409, "File already exists.");
     }
     guard.uploads.insert(

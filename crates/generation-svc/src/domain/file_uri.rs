@@ -44,30 +44,31 @@ impl FileUri {
     }
 }
 
-/// The resource names of every Gemini file a checked request body refers to, in either
-/// spelling Gemini's JSON accepts, wherever it sits (parts nest parts).
-pub fn referenced_files(body: &Value) -> BTreeSet<String> {
-    fn walk(value: &Value, found: &mut BTreeSet<String>) {
+/// The resource names of every Gemini file a request body refers to, in either spelling
+/// Gemini's JSON accepts, wherever it sits (parts nest parts). A value under such a name
+/// that is not a Gemini file is refused, even where Gemini is not known to read one: what
+/// cannot be checked must not pass.
+pub fn referenced_files(body: &Value) -> Result<BTreeSet<String>, Invalid> {
+    fn walk(value: &Value, found: &mut BTreeSet<String>) -> Result<(), Invalid> {
         match value {
             Value::Object(object) => {
-                for (key, inner) in object {
-                    match (key.as_str(), inner) {
+                object
+                    .iter()
+                    .try_for_each(|(key, inner)| match (key.as_str(), inner) {
                         ("fileUri" | "file_uri", Value::String(raw)) => {
-                            if let Ok(uri) = FileUri::parse(raw) {
-                                found.insert(uri.name());
-                            }
+                            found.insert(FileUri::parse(raw)?.name());
+                            Ok(())
                         }
                         _ => walk(inner, found),
-                    }
-                }
+                    })
             }
-            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
-            _ => {}
+            Value::Array(items) => items.iter().try_for_each(|item| walk(item, found)),
+            _ => Ok(()),
         }
     }
     let mut found = BTreeSet::new();
-    walk(body, &mut found);
-    found
+    walk(body, &mut found)?;
+    Ok(found)
 }
 
 fn is_file_id(id: &str) -> bool {
@@ -138,8 +139,17 @@ mod tests {
             ]}],
             "systemInstruction": {"parts": [{"fileData": {"fileUri": "files/four"}}]}
         });
-        let names: Vec<String> = referenced_files(&body).into_iter().collect();
+        let names: Vec<String> = referenced_files(&body).unwrap().into_iter().collect();
         assert_eq!(names, ["files/four", "files/one", "files/two"]);
+    }
+
+    #[test]
+    fn a_reference_that_is_not_a_gemini_file_is_refused_wherever_it_sits() {
+        let body = serde_json::json!({
+            "contents": [{"parts": [{"text": "hi"}]}],
+            "generationConfig": {"x": {"fileUri": "https://generativelanguage.googleapis.com/v1/files/a"}}
+        });
+        assert!(referenced_files(&body).is_err());
     }
 
     #[test]

@@ -37,12 +37,12 @@ enum ConverseRefusals {
     Unauthorized(ErrorBody),
     #[response(
         status = 403,
-        description = "Gemini refused the API key, or `cachedContent` names a cache not shared on the server's key (`GENERATION_SHARED_CACHED_CONTENTS`)"
+        description = "Gemini refused the API key or a file it does not hold; or, on the server's key, `cachedContent` names a cache not shared (`GENERATION_SHARED_CACHED_CONTENTS`) or `tools` declares one that reads the project's stores (`fileSearch`)"
     )]
     Forbidden(ErrorBody),
     #[response(
         status = 404,
-        description = "A referenced file was not uploaded by the caller on the server's key, or Gemini does not know the model or the file"
+        description = "On the server's key, a referenced file the caller did not upload here (or whose 48 hours are up); or Gemini does not know the model"
     )]
     NotFound(ErrorBody),
     #[response(
@@ -75,7 +75,8 @@ struct Call {
     spender: Option<Spender>,
 }
 
-/// Everything that can refuse a request before Gemini is called: body, model, key, quota.
+/// Everything that can refuse a request before Gemini is called: body, model, key, what it
+/// names (files, cache, tools), quota.
 async fn prepare(
     req: &HttpRequest,
     payload: web::Payload,

@@ -21,8 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use utoipa::ToSchema;
 
 use crate::domain::{detect_file_type, DisplayName, GeminiKey, SNIFF_BYTES};
+use crate::files::Owner;
 use crate::state::State;
-use crate::usage::Spender;
 
 /// Room for multipart boundaries and part headers above the file size limit, in bytes.
 const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
@@ -116,9 +116,9 @@ pub(crate) struct UploadedFile {
         (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
         (status = 403, description = "Gemini refused the API key", body = ErrorBody),
         (status = 404, description = "Gemini lost the upload session", body = ErrorBody),
-        (status = 413, description = "The file is larger than `GENERATION_FILE_MAX_BYTES`", body = ErrorBody),
+        (status = 413, description = "The file is larger than `GENERATION_FILE_MAX_BYTES`, or than the caller's whole file quota", body = ErrorBody),
         (status = 415, description = "The body is not `multipart/form-data`, or the file's type is not one Gemini accepts", body = ErrorBody),
-        (status = 429, description = "Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 429, description = "The caller's live files and this one pass their file quota (`GENERATION_FILE_QUOTA_BYTES`, or `GENERATION_ANONYMOUS_FILE_QUOTA_BYTES` without a session), or Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
         (status = 502, description = "Gemini failed or could not be reached", body = ErrorBody),
         (status = 504, description = "Gemini did not answer in `GENERATION_TIMEOUT_MS`", body = ErrorBody),
     ),
@@ -167,7 +167,7 @@ pub(crate) async fn upload_file(
         }
     }
     let mut spooled = spooled.ok_or_else(|| ApiError::bad_request("`file` is required"))?;
-    let owner = Spender::of(user, caller, key.is_some());
+    let owner = Owner::of(user, caller, key.is_some());
     let key = state.key(key)?;
     let display_name = spooled
         .file_name
@@ -178,7 +178,7 @@ pub(crate) async fn upload_file(
         let file = send_to_gemini(&state, &key, display_name.as_ref(), None, &mut spooled).await?;
         return Ok(HttpResponse::Ok().json(file_data(file)));
     };
-    let name = state.files.reserve(&owner).await?;
+    let name = state.files.reserve(&owner, spooled.size).await?;
     let sent = send_to_gemini(
         &state,
         &key,

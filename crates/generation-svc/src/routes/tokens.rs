@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use super::json_body::read_json;
 use super::schemas::CountTokensRequest;
 use crate::domain;
+use crate::files::Owner;
 use crate::state::State;
-use crate::usage::Spender;
 
 /// How many tokens the contents make for the model.
 #[derive(Serialize, ToSchema)]
@@ -35,8 +35,8 @@ pub(crate) struct TokenCount {
         (status = 200, description = "The count", body = TokenCount),
         (status = 400, description = "The body breaks a rule (unknown field, bad content, model not allowed, no Gemini key), is not JSON (`invalid_json`), or Gemini refused the request", body = ErrorBody),
         (status = 401, description = "A Bearer token that is not valid or whose session ended (`invalid_token`), or `X-API-Key` missing or not valid (`invalid_api_key`)", body = ErrorBody),
-        (status = 403, description = "Gemini refused the API key", body = ErrorBody),
-        (status = 404, description = "A referenced file was not uploaded by the caller on the server's key, or Gemini does not know the model or the file", body = ErrorBody),
+        (status = 403, description = "Gemini refused the API key or a file it does not hold", body = ErrorBody),
+        (status = 404, description = "On the server's key, a referenced file the caller did not upload here (or whose 48 hours are up); or Gemini does not know the model", body = ErrorBody),
         (status = 413, description = "The body is larger than `GENERATION_MAX_REQUEST_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 429, description = "Gemini is rate limiting: retry after `Retry-After` seconds", body = ErrorBody),
@@ -56,7 +56,7 @@ pub(crate) async fn count_tokens(
     )?;
     let model = state.model(request.model)?;
     // Counting is never metered, but it reads the files it names like a generation does.
-    let owner = Spender::of(user, caller, request.key.is_some());
+    let owner = Owner::of(user, caller, request.key.is_some());
     let key = state.key(request.key)?;
     state
         .check_references(owner.as_ref(), &request.body)

@@ -202,3 +202,72 @@ async fn only_shared_cached_contents_are_named_on_the_servers_key() {
     let response = app.converse(&own_key).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn each_party_holds_at_most_its_file_quota_of_live_files() {
+    let quota = (2 * PNG.len()).to_string();
+    let app = spawn_app_with(&[
+        ("GENERATION_FILE_QUOTA_BYTES", quota.as_str()),
+        ("GENERATION_ANONYMOUS_FILE_QUOTA_BYTES", "1"),
+    ])
+    .await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let bob = sign_in(&app, "bob@example.com").await;
+    upload_as(&app, Some(&ada.token)).await;
+    upload_as(&app, Some(&ada.token)).await;
+    let hits = app.gemini.hits();
+
+    let third = app
+        .upload(PNG, "cat.png", None)
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+
+    let retry_after: u64 = third.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (47 * 3600..=48 * 3600).contains(&retry_after),
+        "{retry_after}"
+    );
+    let (status, code, _) = error_of(third).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert_eq!(app.gemini.hits(), hits, "a refused upload reached Gemini");
+    assert_eq!(
+        app.file_records().await.len(),
+        2,
+        "the refused upload kept its record"
+    );
+    upload_as(&app, Some(&bob.token)).await;
+
+    let anonymous = app.upload(PNG, "cat.png", None).send().await.unwrap();
+    let (status, code, _) = error_of(anonymous).await;
+    assert_eq!((status, code.as_str()), (413, "payload_too_large"));
+}
+
+#[tokio::test]
+async fn tools_that_read_the_projects_stores_need_an_own_key() {
+    let app = spawn_app().await;
+    let mut body = simple_text_example();
+    body["tools"] = json!([
+        {"functionDeclarations": [{"name": "lookup", "description": "Looks up"}]},
+        {"fileSearch": {"fileSearchStoreNames": ["fileSearchStores/someone-elses"]}}
+    ]);
+
+    let refused = app.converse(&body).send().await.unwrap();
+    let (status, code, message) = error_of(refused).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    assert!(message.contains("fileSearch"), "{message}");
+    assert_eq!(app.gemini.hits(), 0);
+
+    body["key"] = json!(CLIENT_KEY);
+    let own_key = app.converse(&body).send().await.unwrap();
+    assert_eq!(own_key.status(), 200);
+    body["tools"] = json!([{"functionDeclarations": [{"name": "lookup"}]}]);
+    body.as_object_mut().unwrap().remove("key");
+    let declared = app.converse(&body).send().await.unwrap();
+    assert_eq!(declared.status(), 200);
+}
