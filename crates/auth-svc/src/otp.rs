@@ -160,6 +160,20 @@ impl Otps {
         Ok(Check::Valid)
     }
 
+    /// Gives a consumed code back when what it was for failed (a database outage while the
+    /// session was being issued): otherwise the user would need a new mail for our failure.
+    /// Only this code comes back, with the tries it had used; the others stay retired. Best
+    /// effort: a restore that fails leaves the code spent, as before.
+    pub async fn restore(&self, oid: &str) {
+        let restore = self.codes.update_one(
+            doc! { "_id": oid, "used": true, "expires_at": { "$gt": DateTime::now() } },
+            doc! { "$set": { "used": false } },
+        );
+        if let Err(error) = bounded(self.limit, restore).await {
+            tracing::warn!(%error, "could not give back a code whose sign-in failed");
+        }
+    }
+
     fn draw_code(&self) -> String {
         let mut rng = rand::rngs::OsRng;
         (0..self.digits)

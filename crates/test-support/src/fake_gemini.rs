@@ -140,6 +140,8 @@ struct State {
     failures: VecDeque<Failure>,
     requests: Vec<Recorded>,
     files: HashMap<String, StoredFile>,
+    /// Names of the files `files.delete` removed, in order.
+    deleted: Vec<String>,
     uploads: HashMap<String, Upload>,
     stream_chunks: usize,
     stream_interval: Duration,
@@ -182,6 +184,7 @@ impl FakeGemini {
             failures: VecDeque::new(),
             requests: Vec::new(),
             files: HashMap::new(),
+            deleted: Vec::new(),
             uploads: HashMap::new(),
             stream_chunks: 3,
             stream_interval: Duration::from_millis(300),
@@ -239,6 +242,11 @@ impl FakeGemini {
             },
         );
         resource
+    }
+
+    /// The names of the files deleted so far.
+    pub fn deleted(&self) -> Vec<String> {
+        lock(&self.state).deleted.clone()
     }
 
     /// A held file, by its `name` (`files/...`).
@@ -306,10 +314,16 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) ->
             "fake Gemini: the API key must be sent in x-goog-api-key, never in the URL",
         );
     }
+    let path = req.path();
+    if req.method() == actix_web::http::Method::DELETE {
+        return match check_key(&state, req.headers()) {
+            Err(refused) => refused.respond(),
+            Ok(()) => delete_file(&state, path),
+        };
+    }
     if req.method() != actix_web::http::Method::POST {
         return google_error(404, "Requested entity was not found.");
     }
-    let path = req.path();
     if path == "/upload/v1beta/files" {
         return match query_param(req.query_string(), "upload_id") {
             Some(id) => upload_chunk(&state, &id, req.headers(), &body),
@@ -791,6 +805,28 @@ fn upload_chunk(state: &Shared, id: &str, headers: &HeaderMap, body: &[u8]) -> H
     HttpResponse::Ok()
         .insert_header(("x-goog-upload-status", "final"))
         .json(json!({ "file": resource }))
+}
+
+/// `files.delete`: `{}` for a held file; Gemini answers 403 for one it does not hold.
+fn delete_file(state: &Shared, path: &str) -> HttpResponse {
+    let name = path.strip_prefix("/v1beta/").unwrap_or_default();
+    if !is_file_name(name) {
+        return google_error(404, "Requested entity was not found.");
+    }
+    let mut guard = lock(state);
+    match guard.files.remove(name) {
+        Some(_) => {
+            guard.deleted.push(name.to_owned());
+            HttpResponse::Ok().json(json!({}))
+        }
+        None => google_error(
+            403,
+            &format!(
+                "You do not have permission to access the File {} or it may not exist.",
+                name.trim_start_matches("files/")
+            ),
+        ),
+    }
 }
 
 /// Gemini's rule for a client-chosen `File.name` (Files API reference).

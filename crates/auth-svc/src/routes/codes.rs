@@ -196,11 +196,30 @@ pub async fn verify_code(
         };
     }
     match state.otps.check(&claims.extra.oid, &key, code).await? {
-        Check::Valid => state.limits.clear_account(&attempt).await?,
+        Check::Valid => {}
         Check::Wrong => return Ok(refusal("the code is not valid")),
         Check::Unusable => return Ok(refusal("the code is not valid or has expired")),
         Check::Exhausted => return Ok(too_many("too many wrong codes; ask for a new one", 60)),
     }
+    // Each step after the code is consumed can be retried (a claim cut off is finished by the
+    // next proof), so the code is given back for that retry when one fails.
+    match proven(&state, &key, signed_in, &attempt).await {
+        Ok(body) => Ok(HttpResponse::Ok().json(body)),
+        Err(error) => {
+            state.otps.restore(&claims.extra.oid).await;
+            Err(error)
+        }
+    }
+}
+
+/// What a valid code gives: the answer, and for an account, its proof and a session.
+async fn proven(
+    state: &State,
+    key: &UserKey,
+    signed_in: MaybeAuthUser,
+    attempt: &AccountAttempt,
+) -> Result<CodeVerified, ApiError> {
+    state.limits.clear_account(attempt).await?;
     let mut body = CodeVerified {
         valid: true,
         message: "OTP verified successfully",
@@ -215,7 +234,7 @@ pub async fn verify_code(
         // A mailed code proves the address. Signed in to this account, the prover also
         // knows its password, which then stays.
         let own_session = signed_in.0.is_some_and(|caller| caller.user_id == user_id);
-        super::confirm_owner(&state, &key, own_session).await?;
+        super::confirm_owner(state, key, own_session).await?;
         let tokens = state.sessions.start(&user_id, key.as_str()).await?;
         body.token = Some(tokens.access().to_owned());
         body.token_type = Some(tokens.token_type().to_owned());
@@ -223,7 +242,7 @@ pub async fn verify_code(
         body.refresh_token = Some(tokens.refresh().to_owned());
         body.user = Some(public_view(user));
     }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(body)
 }
 
 /// The original's `{"valid": false, "message"}`, inside the API's error shape: 400.

@@ -376,6 +376,35 @@ async fn a_claim_cut_off_before_the_sessions_ended_is_finished_by_the_next_code(
 }
 
 #[tokio::test]
+async fn a_code_whose_sign_in_failed_on_our_side_works_again() {
+    let proxy = FreezableProxy::start(test_support::shared_uri()).await;
+    let (app, smtp) = app_with_mail(&[
+        ("MONGODB_URI", proxy.uri.as_str()),
+        ("AUTH_DATABASE_TIMEOUT_MS", "2000"),
+    ])
+    .await;
+    new_session(&app, "ada@example.com").await;
+    let (otp_token, code) = requested_code(&app, &smtp, "ada@example.com").await;
+
+    // Every command on the sessions collection fails: the code is consumed, then the claim
+    // (which ends the sessions) and the new session cannot be written.
+    proxy.cut_commands_with(b"_SESSIONS");
+    let response = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(response.status(), 503);
+    proxy.open();
+
+    let retry = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(retry.status(), 200);
+    let owner = json(retry).await;
+    assert_eq!(
+        profile_status(&app, "ada@example.com", token(&owner)).await,
+        200
+    );
+    let again = passver(&app, "ada@example.com", &code, &otp_token).await;
+    assert_eq!(again.status(), 400, "a code that worked is spent");
+}
+
+#[tokio::test]
 async fn a_code_sent_with_the_accounts_own_session_keeps_its_password() {
     // Signed up, signed in with the password, then confirming the address by code.
     let (app, smtp) = app_with_mail(&[]).await;

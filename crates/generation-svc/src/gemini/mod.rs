@@ -1,6 +1,6 @@
 //! A typed client for the Gemini REST API, v1beta (<https://ai.google.dev/api>):
 //! `models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`, and the
-//! Files API's resumable upload ([`upload`]).
+//! Files API's resumable upload and `files.delete` ([`upload`]).
 //!
 //! The key travels in `x-goog-api-key` only (never in a URL, so it cannot end up in a log line
 //! or an error that quotes a URL), redirects are not followed (the header would go along), and
@@ -17,6 +17,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
 pub use error::GeminiError;
+pub use upload::UploadSession;
 
 use crate::domain::{GeminiKey, ModelName};
 use crate::settings::Settings;
@@ -65,6 +66,11 @@ impl GeminiClient {
             connect_retries: settings.generation_connect_retries,
             retry_backoff: Duration::from_millis(settings.generation_retry_backoff_ms),
         })
+    }
+
+    /// Longest wait for a whole call (`GENERATION_TIMEOUT_MS`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Longest wait between two streamed events.

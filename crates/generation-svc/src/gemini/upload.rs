@@ -84,6 +84,23 @@ impl GeminiClient {
         })
     }
 
+    /// `files.delete` of `name` (`files/<id>`, as [`crate::domain::FileUri::name`] gives it).
+    pub async fn delete_file(&self, key: &GeminiKey, name: &str) -> Result<(), GeminiError> {
+        let url = format!("{}/v1beta/{name}", self.base);
+        let key_value = key_header(key)?;
+        self.within_timeout(async {
+            let response = self
+                .send(|| {
+                    self.http
+                        .delete(&url)
+                        .header(API_KEY_HEADER, key_value.clone())
+                })
+                .await?;
+            check_status(response, Some(key)).await.map(drop)
+        })
+        .await
+    }
+
     /// Sends `chunk` at `offset`; with `finalize`, returns Gemini's File resource.
     pub async fn upload_chunk(
         &self,

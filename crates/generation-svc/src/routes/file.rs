@@ -20,8 +20,9 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use utoipa::ToSchema;
 
-use crate::domain::{detect_file_type, DisplayName, GeminiKey, SNIFF_BYTES};
+use crate::domain::{detect_file_type, DisplayName, FileUri, GeminiKey, SNIFF_BYTES};
 use crate::files::Owner;
+use crate::gemini::UploadSession;
 use crate::state::State;
 
 /// Room for multipart boundaries and part headers above the file size limit, in bytes.
@@ -174,51 +175,83 @@ pub(crate) async fn upload_file(
         .as_deref()
         .and_then(DisplayName::from_file_name);
 
-    let Some(owner) = owner else {
-        let file = send_to_gemini(&state, &key, display_name.as_ref(), None, &mut spooled).await?;
-        return Ok(HttpResponse::Ok().json(file_data(file)));
+    let file = match owner {
+        None => {
+            let session = start(&state, &key, display_name.as_ref(), None, &spooled).await?;
+            send_chunks(&state, session, &mut spooled).await?
+        }
+        Some(owner) => upload_owned(&state, &key, display_name.as_ref(), &owner, spooled).await?,
     };
-    let name = state.files.reserve(&owner, spooled.size).await?;
-    let sent = send_to_gemini(
-        &state,
-        &key,
-        display_name.as_ref(),
-        Some(&name),
-        &mut spooled,
-    )
-    .await;
-    match sent {
-        Ok(file) if file.get("name").and_then(Value::as_str) == Some(name.as_str()) => {
-            Ok(HttpResponse::Ok().json(file_data(file)))
-        }
-        Ok(_) => {
-            state.files.release(&name).await;
-            Err(
-                ApiError::new(ErrorCode::BadGateway, "").with_source(anyhow::anyhow!(
-                    "Gemini did not keep the requested file name"
-                )),
-            )
-        }
-        Err(error) => {
-            state.files.release(&name).await;
-            Err(error)
-        }
-    }
+    Ok(HttpResponse::Ok().json(file_data(file)))
 }
 
-/// Starts the resumable upload (of a file to be called `name`, if given) and sends the
-/// spooled bytes chunk by chunk.
-async fn send_to_gemini(
+/// The upload on the server's key: its name recorded as `owner`'s first, the record
+/// withdrawn if the upload fails.
+async fn upload_owned(
+    state: &web::Data<State>,
+    key: &GeminiKey,
+    display_name: Option<&DisplayName>,
+    owner: &Owner,
+    mut spooled: Spooled,
+) -> Result<Value, ApiError> {
+    let name = state.files.reserve(owner, spooled.size).await?;
+    let session = match start(state, key, display_name, Some(&name), &spooled).await {
+        Ok(session) => session,
+        Err(error) => {
+            state.files.release(&name).await;
+            return Err(error);
+        }
+    };
+    let sent = send_chunks(state, session, &mut spooled).await;
+    let stored_as = |file: &Value| file.get("name").and_then(Value::as_str).map(str::to_owned);
+    let orphan = match &sent {
+        Ok(file) if stored_as(file).as_deref() == Some(name.as_str()) => return sent,
+        // Stored under a name Gemini chose instead.
+        Ok(file) => stored_as(file).and_then(|n| FileUri::parse(&n).ok().map(|uri| uri.name())),
+        // Perhaps stored all the same: a last chunk taken but answered too late.
+        Err(_) => Some(name.clone()),
+    };
+    state.files.release(&name).await;
+    // Without a record nobody could use the file, which would only take the project's space
+    // for 48 hours. Removed in the background (the answer does not depend on it), once Gemini
+    // has had as long again as the call had to finish storing a late last chunk.
+    if let Some(orphan) = orphan {
+        let (state, key) = (state.clone(), key.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(state.gemini.timeout()).await;
+            if let Err(error) = state.gemini.delete_file(&key, &orphan).await {
+                tracing::info!(file = %orphan, %error, "could not delete a failed upload");
+            }
+        });
+    }
+    sent?;
+    Err(
+        ApiError::new(ErrorCode::BadGateway, "").with_source(anyhow::anyhow!(
+            "Gemini did not keep the requested file name"
+        )),
+    )
+}
+
+/// Starts the resumable upload of a file to be called `name`, if given.
+async fn start(
     state: &State,
     key: &GeminiKey,
     display_name: Option<&DisplayName>,
     name: Option<&str>,
-    spooled: &mut Spooled,
-) -> Result<Value, ApiError> {
-    let session = state
+    spooled: &Spooled,
+) -> Result<UploadSession, ApiError> {
+    Ok(state
         .gemini
         .start_upload(key, spooled.mime_type, spooled.size, display_name, name)
-        .await?;
+        .await?)
+}
+
+/// Sends the spooled bytes chunk by chunk; the last answers Gemini's File.
+async fn send_chunks(
+    state: &State,
+    session: UploadSession,
+    spooled: &mut Spooled,
+) -> Result<Value, ApiError> {
     spooled.file.rewind().await.map_err(|e| {
         ApiError::internal(anyhow::Error::new(e).context("rewinding the spooled upload"))
     })?;

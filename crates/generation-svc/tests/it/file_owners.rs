@@ -2,6 +2,8 @@
 //! every caller without a session together. Others naming them get 404 and Gemini is never
 //! asked. Cached contents on the server's key are only the ones the operator shares.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use test_support::ADMIN_API_KEY;
 
@@ -17,6 +19,15 @@ async fn upload_as(app: &GenerationApp, token: Option<&str>) -> String {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     body["fileData"]["fileUri"].as_str().unwrap().to_owned()
+}
+
+/// `POST /file` of a PNG with the session `token`.
+async fn upload_signed_in(app: &GenerationApp, token: &str) -> reqwest::Response {
+    app.upload(PNG, "cat.png", None)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn about(file_uri: &str) -> Value {
@@ -156,12 +167,7 @@ async fn a_failed_upload_leaves_no_record() {
     let ada = sign_in(&app, "ada@example.com").await;
     app.gemini.fail_next(Failure::Status(500));
 
-    let response = app
-        .upload(PNG, "cat.png", None)
-        .bearer_auth(&ada.token)
-        .send()
-        .await
-        .unwrap();
+    let response = upload_signed_in(&app, &ada.token).await;
 
     assert_eq!(response.status(), 502);
     assert!(app.file_records().await.is_empty());
@@ -217,12 +223,7 @@ async fn each_party_holds_at_most_its_file_quota_of_live_files() {
     upload_as(&app, Some(&ada.token)).await;
     let hits = app.gemini.hits();
 
-    let third = app
-        .upload(PNG, "cat.png", None)
-        .bearer_auth(&ada.token)
-        .send()
-        .await
-        .unwrap();
+    let third = upload_signed_in(&app, &ada.token).await;
 
     let retry_after: u64 = third.headers()["retry-after"]
         .to_str()
@@ -270,4 +271,40 @@ async fn tools_that_read_the_projects_stores_need_an_own_key() {
     body.as_object_mut().unwrap().remove("key");
     let declared = app.converse(&body).send().await.unwrap();
     assert_eq!(declared.status(), 200);
+}
+
+#[tokio::test]
+async fn an_upload_stored_after_we_gave_up_is_deleted_from_gemini() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    // The start answers at once; the last chunk is stored, but only after the 3 s the
+    // service waits for it.
+    app.gemini.fail_next(Failure::Delay(Duration::ZERO));
+    app.gemini.fail_next(Failure::Delay(Duration::from_secs(4)));
+
+    let response = upload_signed_in(&app, &ada.token).await;
+
+    assert_eq!(response.status(), 504);
+    assert!(app.file_records().await.is_empty());
+    let name = app.gemini.requests()[0].json()["file"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = async {
+        while !app.gemini.deleted().contains(&name) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), deleted)
+        .await
+        .expect("the late file was never deleted");
+    assert!(app.gemini.file(&name).is_none());
+    let delete = app
+        .gemini
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert_eq!(delete.path, format!("/v1beta/{name}"));
+    assert!(delete.header("x-goog-api-key").is_some());
 }
