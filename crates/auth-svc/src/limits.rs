@@ -47,7 +47,7 @@ impl Limits {
         };
         let counter = match deadline(self.limit, self.increment(&id, update.clone())).await? {
             // Two first attempts can race to insert the window's counter; the loser retries.
-            Err(e) if coglex_common::mongo::server_code(&e) == Some(11000) => {
+            Err(e) if coglex_common::mongo::is_duplicate_key(&e) => {
                 bounded(self.limit, self.increment(&id, update)).await?
             }
             other => other?,

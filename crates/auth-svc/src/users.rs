@@ -91,7 +91,7 @@ impl Users {
         user.insert(CREATED, DateTime::now());
         match deadline(self.limit, self.users.insert_one(&user)).await? {
             Ok(_) => Ok(user),
-            Err(e) if coglex_common::mongo::server_code(&e) == Some(11000) => {
+            Err(e) if coglex_common::mongo::is_duplicate_key(&e) => {
                 Err(ApiError::conflict("a user with this `_key` already exists"))
             }
             Err(e) => Err(e.into()),

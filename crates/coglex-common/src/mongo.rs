@@ -202,6 +202,12 @@ pub fn server_code(err: &mongodb::error::Error) -> Option<i32> {
     }
 }
 
+/// Whether the server refused a write as a duplicate of a unique key (E11000): for an
+/// upsert, also a filter that matched nothing while its `_id` exists.
+pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    server_code(err) == Some(DUPLICATE_KEY)
+}
+
 /// A write the server took but could not confirm to the write concern, without a write error
 /// of the request's own (which then says more, e.g. a duplicate key).
 fn is_write_concern_failure(err: &mongodb::error::Error) -> bool {

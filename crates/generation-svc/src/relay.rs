@@ -19,30 +19,25 @@ use coglex_common::ErrorCode;
 use futures_util::{Stream, StreamExt};
 
 use crate::sse::{Event, EventSplitter};
-use crate::usage::{Spender, UsageLedger, UsageMetadata, UsageProbe};
+use crate::usage::{Hold, UsageMetadata, UsageProbe};
 
 /// Largest single event accepted from Gemini.
 const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
 
-/// Records the usage of a stream when it ends, however it ends.
+/// Settles a metered stream's hold with its usage when it ends, however it ends.
 pub struct UsageOnEnd {
-    ledger: UsageLedger,
-    spender: Option<Spender>,
+    hold: Option<Hold>,
     last: Option<UsageMetadata>,
 }
 
 impl UsageOnEnd {
-    pub fn new(ledger: UsageLedger, spender: Option<Spender>) -> Self {
-        Self {
-            ledger,
-            spender,
-            last: None,
-        }
+    pub fn new(hold: Option<Hold>) -> Self {
+        Self { hold, last: None }
     }
 
     /// Each chunk carries the usage so far (in its `data`); the last one seen is the call's.
     fn observe(&mut self, data: &str) {
-        if self.spender.is_none() {
+        if self.hold.is_none() {
             return;
         }
         if let Ok(UsageProbe {
@@ -56,13 +51,12 @@ impl UsageOnEnd {
 
 impl Drop for UsageOnEnd {
     fn drop(&mut self) {
-        let (Some(spender), Some(usage)) = (self.spender.take(), self.last.take()) else {
+        let Some(hold) = self.hold.take() else {
             return;
         };
         // Dropped when the body ends or the client leaves; the write goes on without them.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let ledger = self.ledger.clone();
-            runtime.spawn(async move { ledger.record_or_log(&spender, usage).await });
+            runtime.spawn(hold.settle(self.last.take()));
         }
     }
 }

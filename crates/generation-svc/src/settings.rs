@@ -86,6 +86,10 @@ pub struct Settings {
     /// day (`GENERATION_ANONYMOUS_DAILY_TOKEN_QUOTA`); 0 means no quota.
     #[serde(default)]
     pub generation_anonymous_daily_token_quota: u64,
+    /// Output tokens a metered call without `generationConfig.maxOutputTokens` holds against
+    /// its quota while it runs (`GENERATION_HELD_OUTPUT_TOKENS`).
+    #[serde(default = "default_held_output_tokens")]
+    pub generation_held_output_tokens: u64,
 }
 
 fn default_api_base() -> String {
@@ -126,6 +130,10 @@ fn default_file_max_bytes() -> u64 {
 
 fn default_upload_chunk_bytes() -> usize {
     8 * 1024 * 1024
+}
+
+fn default_held_output_tokens() -> u64 {
+    8_192
 }
 
 fn default_usage_collection() -> String {

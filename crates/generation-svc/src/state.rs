@@ -28,6 +28,8 @@ pub struct State {
     pub file_max_bytes: u64,
     /// Bytes per upload request to Gemini.
     pub upload_chunk_bytes: usize,
+    /// Output tokens a metered call holds when it sets no limit of its own.
+    pub held_output_tokens: u64,
 }
 
 /// Tools that reach nothing stored in the server's Gemini project. Others (`fileSearch` over
@@ -95,6 +97,7 @@ impl State {
             max_request_bytes: settings.generation_max_request_bytes,
             file_max_bytes: settings.generation_file_max_bytes,
             upload_chunk_bytes: settings.generation_upload_chunk_bytes,
+            held_output_tokens: settings.generation_held_output_tokens,
         })
     }
 

@@ -7,12 +7,17 @@
 //!
 //! One document per spender and day, `_id` `"<user_id or anonymous>:<YYYY-MM-DD>"`, so
 //! concurrent requests add to the same document with `$inc` instead of racing to create it.
-//! The quota is checked before a call and usage added after it, so concurrent calls can
-//! overshoot it by what they use; the next call is then refused.
+//!
+//! Gemini tells what a call cost only once it ends, so a metered call first holds an estimate
+//! of its tokens (its [`estimate`]) and is admitted only while the day's `committed` (tokens
+//! used plus held) is under the quota: concurrent calls cannot all spend the same remainder,
+//! and the quota is overshot only by what a call uses beyond what it held. When the call ends
+//! its hold is swapped for what it used. A replica that dies mid-call leaves its hold behind;
+//! once nobody has taken a hold on that day for [`HOLD_LIFETIME`], the holds are given back.
 
 use std::time::Duration;
 
-use coglex_common::mongo::{as_u64, deadline};
+use coglex_common::mongo::{as_u64, deadline, is_duplicate_key};
 use coglex_common::web::{AuthUser, Caller, MaybeAuthUser};
 use coglex_common::ApiError;
 use mongodb::bson::{doc, DateTime, Document};
@@ -75,6 +80,22 @@ impl Spender {
     }
 }
 
+/// Longest a hold is kept for a call that never ended it: well past any live call
+/// (`GENERATION_TIMEOUT_MS` is 2 minutes by default), short enough that a replica's crash does
+/// not lock its callers out until midnight.
+const HOLD_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// What a call may use while it runs: about a token per four bytes of its request (more than
+/// inline media costs; the rest is given back when it ends) plus its output limit,
+/// `generationConfig.maxOutputTokens`, or `default_output` without one.
+pub fn estimate(request_bytes: usize, request: &serde_json::Value, default_output: u64) -> u64 {
+    let output = request
+        .pointer("/generationConfig/maxOutputTokens")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(default_output);
+    (request_bytes as u64).div_ceil(4).saturating_add(output)
+}
+
 #[derive(Clone)]
 pub struct UsageLedger {
     collection: Collection<Document>,
@@ -82,6 +103,45 @@ pub struct UsageLedger {
     daily_quota: u64,
     /// Tokens per UTC day for all anonymous calls together; 0 means no quota.
     anonymous_daily_quota: u64,
+}
+
+/// A metered call's claim on its spender's day, taken by [`UsageLedger::admit`]. Settle it
+/// with what the call used; dropped unsettled (the client left), it is given back in the
+/// background.
+pub struct Hold {
+    ledger: UsageLedger,
+    held: Option<Held>,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    spender: Spender,
+    /// The day the call started, which its usage counts on.
+    day_id: String,
+    /// 0 when the spender has no quota: there is only usage to record.
+    tokens: u64,
+    taken_at: DateTime,
+}
+
+impl Hold {
+    /// Swaps the hold for what the call used (`None` when it failed or told nothing).
+    pub async fn settle(mut self, usage: Option<UsageMetadata>) {
+        if let Some(held) = self.held.take() {
+            self.ledger.settle_or_log(held, usage).await;
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let Some(held) = self.held.take().filter(|held| held.tokens > 0) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let ledger = self.ledger.clone();
+            runtime.spawn(async move { ledger.settle_or_log(held, None).await });
+        }
+    }
 }
 
 impl UsageLedger {
@@ -97,62 +157,171 @@ impl UsageLedger {
         }
     }
 
-    /// Refuses with 429 (and `Retry-After` until the next UTC day) a spender over today's
-    /// quota.
-    pub async fn check_quota(&self, spender: &Spender) -> Result<(), ApiError> {
-        let (quota, whose) = match spender {
+    /// Admits a call that may use `estimate` tokens, holding them (at most the whole quota)
+    /// until it ends. Refuses with 429 a spender whose day is used up (`Retry-After` until
+    /// the next UTC day) or held by calls still running (`Retry-After` 1 second).
+    pub async fn admit(&self, spender: Spender, estimate: u64) -> Result<Hold, ApiError> {
+        let (quota, _) = self.quota_of(&spender);
+        let now = DateTime::now();
+        let held = Held {
+            day_id: document_id(&spender, now.timestamp_millis()),
+            tokens: if quota == 0 {
+                0
+            } else {
+                estimate.clamp(1, quota)
+            },
+            taken_at: now,
+            spender,
+        };
+        if held.tokens > 0 {
+            deadline(DEADLINE, self.take(&held, quota)).await??;
+        }
+        Ok(Hold {
+            ledger: self.clone(),
+            held: Some(held),
+        })
+    }
+
+    fn quota_of(&self, spender: &Spender) -> (u64, &'static str) {
+        match spender {
             Spender::User(_) => (self.daily_quota, "daily token quota"),
             Spender::Anonymous => (
                 self.anonymous_daily_quota,
                 "daily token quota of calls without a session",
             ),
-        };
-        if quota == 0 {
-            return Ok(());
         }
-        let now = DateTime::now().timestamp_millis();
-        let lookup = self
-            .collection
-            .find_one(doc! { "_id": document_id(spender, now) });
-        let used = deadline(DEADLINE, lookup)
-            .await??
-            .and_then(|d| d.get("total_tokens").and_then(as_u64))
-            .unwrap_or(0);
-        if used >= quota {
-            let retry_after_secs = ((DAY_MS - now.rem_euclid(DAY_MS)) / 1000).max(1) as u64;
-            return Err(ApiError::new(
-                coglex_common::ErrorCode::RateLimited,
-                format!("the {whose} ({quota} tokens) is used up; it resets at 00:00 UTC"),
+    }
+
+    async fn take(&self, held: &Held, quota: u64) -> Result<(), ApiError> {
+        let tokens = saturating_i64(held.tokens);
+        for _ in 0..3 {
+            // Matches only a day under the quota; on a day at it, the upsert's insert meets the
+            // existing `_id` and fails as a duplicate.
+            let taken = self
+                .collection
+                .update_one(
+                    doc! { "_id": &held.day_id, "committed": { "$lt": saturating_i64(quota) } },
+                    doc! {
+                        "$inc": { "committed": tokens, "held": tokens },
+                        "$set": { "held_at": held.taken_at },
+                        "$setOnInsert": on_insert(&held.spender, held.taken_at),
+                    },
+                )
+                .with_options(UpdateOptions::builder().upsert(true).build())
+                .await;
+            match taken {
+                Ok(_) => return Ok(()),
+                Err(err) if is_duplicate_key(&err) => {}
+                Err(err) => return Err(err.into()),
+            }
+            let day = self
+                .collection
+                .find_one(doc! { "_id": &held.day_id })
+                .await?
+                .unwrap_or_default();
+            let count = |field: &str| day.get(field).and_then(as_u64).unwrap_or(0);
+            if count("committed") < quota {
+                continue; // a hold was given back, or two first calls raced to insert the day
+            }
+            if count("total_tokens") >= quota {
+                return Err(self
+                    .refusal(&held.spender, "is used up; it resets at 00:00 UTC")
+                    .retry_after(seconds_to_midnight(held.taken_at)));
+            }
+            match day.get_datetime("held_at") {
+                Ok(last) if is_stale(*last, held.taken_at) => {
+                    self.reclaim(&held.day_id, count("held"), *last, held.taken_at)
+                        .await?
+                }
+                _ => break,
+            }
+        }
+        Err(self
+            .refusal(
+                &held.spender,
+                "is held by calls still running; retry in a moment",
             )
-            .retry_after(retry_after_secs));
-        }
+            .retry_after(1))
+    }
+
+    fn refusal(&self, spender: &Spender, state: &str) -> ApiError {
+        let (quota, whose) = self.quota_of(spender);
+        ApiError::new(
+            coglex_common::ErrorCode::RateLimited,
+            format!("the {whose} ({quota} tokens) {state}"),
+        )
+    }
+
+    /// Gives back the holds of a day nobody has taken a hold on for [`HOLD_LIFETIME`]: their
+    /// calls are over, ended by a replica that could not settle them. Only if the day is
+    /// still as it was read, so a hold taken meanwhile is kept.
+    async fn reclaim(
+        &self,
+        day_id: &str,
+        held: u64,
+        last_taken: DateTime,
+        now: DateTime,
+    ) -> Result<(), ApiError> {
+        let held = saturating_i64(held);
+        self.collection
+            .update_one(
+                doc! { "_id": day_id, "held_at": last_taken, "held": held },
+                doc! {
+                    "$inc": { "committed": -held, "held": -held },
+                    "$set": { "reclaimed_at": now },
+                },
+            )
+            .await?;
         Ok(())
     }
 
-    /// Adds one call's usage to the spender's day.
-    pub async fn record(&self, spender: &Spender, usage: UsageMetadata) -> Result<(), ApiError> {
+    /// Adds what a call used to its day and gives its hold back, in one write. A hold that was
+    /// reclaimed meanwhile is not given back twice: then only the usage is added.
+    async fn settle(&self, held: &Held, usage: Option<UsageMetadata>) -> Result<(), ApiError> {
         let now = DateTime::now();
-        let millis = now.timestamp_millis();
-        let on_insert = match spender {
-            Spender::User(user) => doc! {
-                "user_id": &user.user_id,
-                "user_key": &user.user_key,
-                "day": day(millis),
-            },
-            Spender::Anonymous => doc! { "anonymous": true, "day": day(millis) },
+        let used = usage.map(|usage| {
+            doc! {
+                "requests": 1_i64,
+                "prompt_tokens": saturating_i64(usage.prompt_token_count),
+                "candidates_tokens": saturating_i64(usage.candidates_token_count),
+                "total_tokens": saturating_i64(usage.total_token_count),
+                "committed": saturating_i64(usage.total_token_count),
+            }
+        });
+        if held.tokens > 0 {
+            let tokens = saturating_i64(held.tokens);
+            let mut inc = used.clone().unwrap_or_default();
+            let committed = inc.get_i64("committed").unwrap_or(0);
+            inc.insert("committed", committed.saturating_sub(tokens));
+            inc.insert("held", -tokens);
+            let released = self
+                .collection
+                .update_one(
+                    doc! {
+                        "_id": &held.day_id,
+                        "$or": [
+                            { "reclaimed_at": { "$exists": false } },
+                            // Reclaimed holds were all taken long before.
+                            { "reclaimed_at": { "$lte": held.taken_at } },
+                        ],
+                    },
+                    doc! { "$inc": inc, "$set": { "updated_at": now } },
+                )
+                .await?;
+            if released.matched_count == 1 {
+                return Ok(());
+            }
+        }
+        let Some(used) = used else {
+            return Ok(());
         };
         self.collection
             .update_one(
-                doc! { "_id": document_id(spender, millis) },
+                doc! { "_id": &held.day_id },
                 doc! {
-                    "$inc": {
-                        "requests": 1_i64,
-                        "prompt_tokens": saturating_i64(usage.prompt_token_count),
-                        "candidates_tokens": saturating_i64(usage.candidates_token_count),
-                        "total_tokens": saturating_i64(usage.total_token_count),
-                    },
+                    "$inc": used,
                     "$set": { "updated_at": now },
-                    "$setOnInsert": on_insert,
+                    "$setOnInsert": on_insert(&held.spender, held.taken_at),
                 },
             )
             .with_options(UpdateOptions::builder().upsert(true).build())
@@ -160,16 +329,39 @@ impl UsageLedger {
         Ok(())
     }
 
-    /// [`Self::record`], logging instead of failing: the call has been made and paid for, so
+    /// [`Self::settle`], logging instead of failing: the call has been made and paid for, so
     /// a bookkeeping problem must not take its answer away.
-    pub async fn record_or_log(&self, spender: &Spender, usage: UsageMetadata) {
-        if let Err(err) = deadline(DEADLINE, self.record(spender, usage))
+    async fn settle_or_log(&self, held: Held, usage: Option<UsageMetadata>) {
+        if let Err(err) = deadline(DEADLINE, self.settle(&held, usage))
             .await
             .and_then(|r| r)
         {
-            tracing::warn!(spender = %spender.id(), error = %err, "could not record token usage");
+            tracing::warn!(spender = %held.spender.id(), error = %err, "could not record token usage");
         }
     }
+}
+
+/// What a day's document is created with.
+fn on_insert(spender: &Spender, now: DateTime) -> Document {
+    let day = day(now.timestamp_millis());
+    match spender {
+        Spender::User(user) => doc! {
+            "user_id": &user.user_id,
+            "user_key": &user.user_key,
+            "day": day,
+        },
+        Spender::Anonymous => doc! { "anonymous": true, "day": day },
+    }
+}
+
+/// Whether the last hold of a day, taken at `last_taken`, is older than [`HOLD_LIFETIME`].
+fn is_stale(last_taken: DateTime, now: DateTime) -> bool {
+    now.timestamp_millis() - last_taken.timestamp_millis() > HOLD_LIFETIME.as_millis() as i64
+}
+
+fn seconds_to_midnight(now: DateTime) -> u64 {
+    let now = now.timestamp_millis();
+    ((DAY_MS - now.rem_euclid(DAY_MS)) / 1000).max(1) as u64
 }
 
 fn document_id(spender: &Spender, now_ms: i64) -> String {
@@ -213,6 +405,24 @@ mod tests {
         assert_eq!(Spender::of(none(), client, false), Some(Spender::Anonymous));
         assert_eq!(Spender::of(none(), client, true), None);
         assert_eq!(Spender::of(none(), admin, false), None);
+    }
+
+    #[test]
+    fn a_call_is_estimated_at_its_request_and_its_output_limit() {
+        let limited = serde_json::json!({ "generationConfig": { "maxOutputTokens": 100 } });
+        assert_eq!(estimate(400, &limited, 8192), 200);
+        assert_eq!(estimate(401, &serde_json::json!({}), 8192), 101 + 8192);
+        let unparsable = serde_json::json!({ "generationConfig": { "maxOutputTokens": "lots" } });
+        assert_eq!(estimate(0, &unparsable, 8192), 8192);
+    }
+
+    #[test]
+    fn a_days_holds_go_stale_once_none_was_taken_for_the_hold_lifetime() {
+        let now = DateTime::from_millis(1_705_314_600_000);
+        let ago = |ms: i64| DateTime::from_millis(now.timestamp_millis() - ms);
+        let lifetime = HOLD_LIFETIME.as_millis() as i64;
+        assert!(!is_stale(ago(lifetime), now));
+        assert!(is_stale(ago(lifetime + 1), now));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use coglex_common::mongo::server_code;
+use coglex_common::mongo::is_duplicate_key;
 use coglex_common::ApiError;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::{Collection, Database};
@@ -20,7 +20,6 @@ use crate::events::{Effect, Event, InvoiceChange, SessionChange, SubscriptionCha
 use crate::settings::Settings;
 use crate::stripe::CreatedSession;
 
-const DUPLICATE_KEY: i32 = 11_000;
 /// Records `GET /payments` returns, newest first.
 const LIST_LIMIT: i64 = 100;
 
@@ -146,7 +145,7 @@ impl PaymentStore {
         match self.events.insert_one(seen).await {
             Ok(_) => Ok(Recorded::Applied),
             // A concurrent delivery of the same event recorded it first.
-            Err(err) if server_code(&err) == Some(DUPLICATE_KEY) => Ok(Recorded::Duplicate),
+            Err(err) if is_duplicate_key(&err) => Ok(Recorded::Duplicate),
             Err(err) => Err(err.into()),
         }
     }
@@ -273,7 +272,7 @@ impl PaymentStore {
             .await;
         match upserted {
             Ok(_) => Ok(()),
-            Err(err) if server_code(&err) == Some(DUPLICATE_KEY) => {
+            Err(err) if is_duplicate_key(&err) => {
                 self.payments
                     .update_one(fresher, doc! { "$set": set })
                     .await?;

@@ -18,7 +18,7 @@ use super::schemas::{ConverseRequest, GenerateContentResponse};
 use crate::domain::{GeminiKey, GenerateRequest, ModelName};
 use crate::relay::{relay, UsageOnEnd};
 use crate::state::State;
-use crate::usage::{Spender, UsageProbe};
+use crate::usage::{estimate, Hold, Spender, UsageMetadata, UsageProbe};
 
 /// The refusals `POST /converse` and `POST /converse/stream` share, all before Gemini answers
 /// (documentation of their error responses).
@@ -54,7 +54,7 @@ enum ConverseRefusals {
     NotJson(ErrorBody),
     #[response(
         status = 429,
-        description = "The user's daily token quota, or the one calls without a session share, is used up, or Gemini is rate limiting: retry after `Retry-After` seconds"
+        description = "The user's daily token quota, or the one calls without a session share, is used up or held by calls still running, or Gemini is rate limiting: retry after `Retry-After` seconds"
     )]
     RateLimited(ErrorBody),
     #[response(status = 502, description = "Gemini failed or could not be reached")]
@@ -71,8 +71,8 @@ struct Call {
     model: ModelName,
     key: GeminiKey,
     body: Bytes,
-    /// Whose usage it is, when metered.
-    spender: Option<Spender>,
+    /// The metered call's claim on its spender's quota.
+    hold: Option<Hold>,
 }
 
 /// Everything that can refuse a request before Gemini is called: body, model, key, what it
@@ -91,16 +91,46 @@ async fn prepare(
     state
         .check_references(spender.as_ref(), &request.body)
         .await?;
-    if let Some(spender) = &spender {
-        state.usage.check_quota(spender).await?;
-    }
     let body = serde_json::to_vec(&request.body).map_err(ApiError::internal)?;
+    let hold = match spender {
+        Some(spender) => {
+            let estimate = estimate(body.len(), &request.body, state.held_output_tokens);
+            Some(state.usage.admit(spender, estimate).await?)
+        }
+        None => None,
+    };
     Ok(Call {
         model,
         key,
         body: body.into(),
-        spender,
+        hold,
     })
+}
+
+/// Gives a failed call's hold back before answering, so a retry finds it free.
+async fn or_release<T>(
+    result: Result<T, ApiError>,
+    hold: &mut Option<Hold>,
+) -> Result<T, ApiError> {
+    if result.is_err() {
+        if let Some(hold) = hold.take() {
+            hold.settle(None).await;
+        }
+    }
+    result
+}
+
+/// Gemini's answer to a `generateContent` call and the usage it reports.
+async fn generate(state: &State, call: &Call) -> Result<(Bytes, Option<UsageMetadata>), ApiError> {
+    let answer = state
+        .gemini
+        .generate_content(&call.model, &call.key, call.body.clone())
+        .await?;
+    let probe: UsageProbe = serde_json::from_slice(&answer).map_err(|e| {
+        ApiError::new(ErrorCode::BadGateway, "")
+            .with_source(anyhow::anyhow!("generateContent did not answer JSON: {e}"))
+    })?;
+    Ok((answer, probe.usage_metadata))
 }
 
 /// Generate a reply
@@ -129,17 +159,10 @@ pub(crate) async fn generate_content(
     caller: Caller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = prepare(&req, payload, user, caller, &state).await?;
-    let answer = state
-        .gemini
-        .generate_content(&call.model, &call.key, call.body)
-        .await?;
-    let probe: UsageProbe = serde_json::from_slice(&answer).map_err(|e| {
-        ApiError::new(ErrorCode::BadGateway, "")
-            .with_source(anyhow::anyhow!("generateContent did not answer JSON: {e}"))
-    })?;
-    if let (Some(spender), Some(usage)) = (&call.spender, probe.usage_metadata) {
-        state.usage.record_or_log(spender, usage).await;
+    let mut call = prepare(&req, payload, user, caller, &state).await?;
+    let (answer, usage) = or_release(generate(&state, &call).await, &mut call.hold).await?;
+    if let Some(hold) = call.hold {
+        hold.settle(usage).await;
     }
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
@@ -171,16 +194,18 @@ pub(crate) async fn stream_content(
     caller: Caller,
     state: web::Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = prepare(&req, payload, user, caller, &state).await?;
-    let response = state
+    let mut call = prepare(&req, payload, user, caller, &state).await?;
+    let started = state
         .gemini
-        .stream_generate_content(&call.model, &call.key, call.body)
-        .await?;
+        .stream_generate_content(&call.model, &call.key, call.body.clone())
+        .await
+        .map_err(ApiError::from);
+    let response = or_release(started, &mut call.hold).await?;
     let events = relay(
         response,
         state.gemini.stream_idle_timeout(),
         current_request_id(),
-        UsageOnEnd::new(state.usage.clone(), call.spender),
+        UsageOnEnd::new(call.hold),
     );
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))

@@ -68,6 +68,15 @@ impl GenerationApp {
         self.post("/service/generation/v1/converse").json(body)
     }
 
+    /// `POST /converse` of the README's simple text example, signed in as `user`.
+    pub async fn converse_as(&self, user: &test_support::SignedIn) -> reqwest::Response {
+        self.converse(&simple_text_example())
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .expect("generation-svc answers")
+    }
+
     /// `POST /converse/stream` with the API key.
     pub fn converse_stream(&self, body: &Value) -> reqwest::RequestBuilder {
         self.post("/service/generation/v1/converse/stream")

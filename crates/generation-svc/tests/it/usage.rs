@@ -13,12 +13,7 @@ async fn a_signed_in_users_token_usage_is_recorded() {
     let app = spawn_app().await;
     let user = sign_in(&app, "ada@example.com").await;
 
-    let response = app
-        .converse(&simple_text_example())
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.converse_as(&user).await;
 
     let body: Value = response.json().await.unwrap();
     let usage = app.usage_of(&user.user_id).await.expect("a usage record");
@@ -42,12 +37,7 @@ async fn usage_adds_up_over_calls() {
 
     let mut total = 0;
     for _ in 0..2 {
-        let response = app
-            .converse(&simple_text_example())
-            .bearer_auth(&user.token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.converse_as(&user).await;
         let body: Value = response.json().await.unwrap();
         total += body["usageMetadata"]["totalTokenCount"].as_i64().unwrap();
     }
@@ -92,9 +82,7 @@ async fn anonymous_calls_on_the_servers_key_share_one_daily_quota() {
     ])
     .await;
     let first = app.converse(&simple_text_example()).send().await.unwrap();
-    let spent = first.json::<Value>().await.unwrap()["usageMetadata"]["totalTokenCount"]
-        .as_i64()
-        .unwrap();
+    let spent = spent_by(first).await;
 
     let second = app.converse(&text("another client")).send().await.unwrap();
     let streamed = app
@@ -120,12 +108,7 @@ async fn anonymous_calls_on_the_servers_key_share_one_daily_quota() {
     assert_eq!(usage.get_i64("total_tokens").unwrap(), spent);
     // Signed-in users and callers with their own key keep their own budgets.
     let ada = sign_in(&app, "ada@example.com").await;
-    let signed_in = app
-        .converse(&simple_text_example())
-        .bearer_auth(&ada.token)
-        .send()
-        .await
-        .unwrap();
+    let signed_in = app.converse_as(&ada).await;
     let own_key = app.converse(&multimodal_example()).send().await.unwrap();
     assert_eq!(
         (signed_in.status().as_u16(), own_key.status().as_u16()),
@@ -165,20 +148,10 @@ async fn a_streamed_calls_usage_is_recorded_when_it_ends() {
 async fn a_user_over_the_daily_quota_is_refused_with_429() {
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "5")]).await;
     let user = sign_in(&app, "ada@example.com").await;
-    let first = app
-        .converse(&simple_text_example())
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let first = app.converse_as(&user).await;
     assert_eq!(first.status(), 200);
 
-    let second = app
-        .converse(&simple_text_example())
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let second = app.converse_as(&user).await;
 
     assert!(second.headers().contains_key("retry-after"));
     let (status, code, message) = error_of(second).await;
@@ -203,18 +176,9 @@ async fn the_quota_is_per_user() {
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "5")]).await;
     let ada = sign_in(&app, "ada@example.com").await;
     let bob = sign_in(&app, "bob@example.com").await;
-    app.converse(&simple_text_example())
-        .bearer_auth(&ada.token)
-        .send()
-        .await
-        .unwrap();
+    app.converse_as(&ada).await;
 
-    let response = app
-        .converse(&simple_text_example())
-        .bearer_auth(&bob.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.converse_as(&bob).await;
 
     assert_eq!(response.status(), 200);
 }
@@ -232,4 +196,157 @@ async fn a_bad_bearer_token_is_refused_before_calling_gemini() {
 
     assert_eq!(response.status(), 401);
     assert_eq!(app.gemini.hits(), 0);
+}
+
+/// The `totalTokenCount` a `/converse` answer reports.
+async fn spent_by(response: reqwest::Response) -> i64 {
+    let body: Value = response.json().await.expect("a JSON answer");
+    body["usageMetadata"]["totalTokenCount"]
+        .as_i64()
+        .expect("usage in the answer")
+}
+
+/// Tokens a day's record counts as used, as used or held, and as held.
+fn ledger_of(usage: &mongodb::bson::Document) -> (i64, i64, i64) {
+    let count = |field| usage.get_i64(field).expect(field);
+    (count("total_tokens"), count("committed"), count("held"))
+}
+
+/// Today's usage record of `user_id` once no call holds any of it.
+async fn settled_usage_of(app: &GenerationApp, user_id: &str) -> mongodb::bson::Document {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Some(usage) = app.usage_of(user_id).await {
+            if usage.get_i64("held") == Ok(0) {
+                return usage;
+            }
+        }
+        assert!(Instant::now() < deadline, "a hold was never given back");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_calls_cannot_all_spend_what_is_left_of_the_quota() {
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    app.gemini
+        .fail_next(Failure::Delay(Duration::from_millis(600)));
+    let slow = tokio::spawn(
+        app.converse(&simple_text_example())
+            .bearer_auth(&user.token)
+            .send(),
+    );
+    while app.gemini.hits() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The running call holds its estimate (its output limit alone is past the quota).
+    let second = app.converse_as(&user).await;
+
+    assert_eq!(second.headers()["retry-after"], "1");
+    let (status, code, message) = error_of(second).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    assert!(message.contains("still running"), "{message}");
+    let first = slow.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
+    let spent = spent_by(first).await;
+    // Once it ended, only what it used counts, and the next call gets in.
+    let usage = app.usage_of(&user.user_id).await.unwrap();
+    assert_eq!(ledger_of(&usage), (spent, spent, 0));
+    let third = app.converse_as(&user).await;
+    assert_eq!(third.status(), 200);
+    assert_eq!(app.gemini.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_call_gives_its_hold_back() {
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    app.gemini.fail_next(Failure::Status(500));
+    app.gemini.fail_next(Failure::Status(503));
+
+    let failed = app.converse_as(&user).await;
+    let failed_stream = app
+        .converse_stream(&simple_text_example())
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    let retried = app.converse_as(&user).await;
+
+    assert_eq!(
+        (
+            failed.status().as_u16(),
+            failed_stream.status().as_u16(),
+            retried.status().as_u16()
+        ),
+        (502, 502, 200)
+    );
+    let usage = app.usage_of(&user.user_id).await.unwrap();
+    assert_eq!(usage.get_i64("requests").unwrap(), 1);
+    assert_eq!(usage.get_i64("held").unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_stream_the_client_leaves_gives_its_hold_back() {
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
+    app.gemini.set_stream(50, Duration::from_millis(50));
+    let user = sign_in(&app, "ada@example.com").await;
+    let mut response = app
+        .converse_stream(&simple_text_example())
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap().expect("a first event");
+    assert!(first.starts_with(b"data: "));
+
+    drop(response);
+
+    let usage = settled_usage_of(&app, &user.user_id).await;
+    // What it used up to then counts; the rest of its hold is free again.
+    let spent = usage.get_i64("total_tokens").unwrap();
+    assert!(spent > 0);
+    assert_eq!(usage.get_i64("committed").unwrap(), spent);
+}
+
+#[tokio::test]
+async fn holds_left_by_a_replica_that_died_are_given_back_after_a_while() {
+    use mongodb::bson::{doc, DateTime};
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let first = app.converse_as(&user).await;
+    assert_eq!(first.status(), 200);
+    let spent = settled_usage_of(&app, &user.user_id)
+        .await
+        .get_i64("total_tokens")
+        .unwrap();
+    let days = app.database.collection::<mongodb::bson::Document>("_USAGE");
+    let leave_hold = |minutes_ago: i64| {
+        let at = DateTime::from_millis(DateTime::now().timestamp_millis() - minutes_ago * 60_000);
+        days.update_one(
+            doc! { "user_id": &user.user_id },
+            doc! { "$inc": { "committed": 1000_i64, "held": 1000_i64 }, "$set": { "held_at": at } },
+        )
+    };
+
+    // A hold taken a minute ago may be a call still running: it keeps its tokens.
+    leave_hold(1).await.unwrap();
+    let refused = app.converse_as(&user).await;
+    assert_eq!(refused.status(), 429);
+
+    // One nobody has added to for an hour is of a call that is over.
+    days.update_one(
+        doc! { "user_id": &user.user_id },
+        doc! { "$set": { "held_at": DateTime::from_millis(DateTime::now().timestamp_millis() - 3_600_000) } },
+    )
+    .await
+    .unwrap();
+    let admitted = app.converse_as(&user).await;
+    assert_eq!(admitted.status(), 200);
+    let spent = spent + spent_by(admitted).await;
+    let usage = app.usage_of(&user.user_id).await.unwrap();
+    assert_eq!(ledger_of(&usage), (spent, spent, 0));
 }
