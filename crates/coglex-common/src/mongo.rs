@@ -109,6 +109,26 @@ pub async fn deadline<F: std::future::IntoFuture>(
     })
 }
 
+/// Waits up to `limit` for the outcome a write running in a task of its own sends on
+/// `answer`. A write must not be dropped midway, where nobody knows what it did; the task
+/// learns instead whether its outcome was taken (its send fails once this gave up) and undoes
+/// the write if not. Past `limit`, an outcome sent before this gave up still counts.
+pub async fn outcome_within<T>(
+    limit: Duration,
+    mut answer: tokio::sync::oneshot::Receiver<Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    match deadline(limit, &mut answer).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => Err(ApiError::internal(anyhow::anyhow!(
+            "a write task ended without an outcome"
+        ))),
+        Err(timed_out) => {
+            answer.close();
+            answer.try_recv().unwrap_or(Err(timed_out))
+        }
+    }
+}
+
 /// [`deadline`] for a call whose own error converts to the API's (a driver error does).
 pub async fn bounded<T, E: Into<ApiError>>(
     limit: Duration,

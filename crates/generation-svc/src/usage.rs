@@ -9,21 +9,23 @@
 //! concurrent requests add to the same document with `$inc` instead of racing to create it.
 //!
 //! Gemini tells what a call cost only once it ends, so a metered call first holds an estimate
-//! of its tokens (its [`estimate`]) and is admitted only while the day's `committed` (tokens
-//! used plus held) is under the quota: concurrent calls cannot all spend the same remainder,
-//! and the quota is overshot only by what a call uses beyond what it held. When the call ends
-//! its hold is swapped for what it used. A replica that dies mid-call leaves its hold behind;
-//! once nobody has taken a hold on that day for [`HOLD_LIFETIME`], the holds are given back.
+//! of its tokens (its [`estimate`], at most the whole quota) and is admitted only while the
+//! day's `committed` (tokens used plus held) is under the quota: concurrent calls cannot all
+//! spend the same remainder. The quota is overshot by at most the last admitted call's hold,
+//! plus what calls use beyond their holds. When a call ends its hold is swapped for what it
+//! used. A replica that dies mid-call leaves its hold behind: when a call is refused while no
+//! hold has been taken on that day for [`HOLD_LIFETIME`], the holds are given back.
 
 use std::time::Duration;
 
-use coglex_common::mongo::{as_u64, deadline, is_duplicate_key};
+use coglex_common::mongo::{as_u64, deadline, is_duplicate_key, outcome_within};
 use coglex_common::web::{AuthUser, Caller, MaybeAuthUser};
 use coglex_common::ApiError;
 use mongodb::bson::{doc, DateTime, Document};
-use mongodb::options::UpdateOptions;
+use mongodb::options::{ReturnDocument, UpdateOptions};
 use mongodb::Collection;
 use serde::Deserialize;
+use tokio::sync::oneshot;
 
 const DAY_MS: i64 = 86_400_000;
 /// Longest a usage read or write may take: a quota check answers 503 past it, and a
@@ -84,6 +86,8 @@ impl Spender {
 /// (`GENERATION_TIMEOUT_MS` is 2 minutes by default), short enough that a replica's crash does
 /// not lock its callers out until midnight.
 const HOLD_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// How many times a day's holds were reclaimed.
+const EPOCH: &str = "epoch";
 
 /// What a call may use while it runs: about a token per four bytes of its request (more than
 /// inline media costs; the rest is given back when it ends) plus its output limit,
@@ -121,13 +125,18 @@ struct Held {
     /// 0 when the spender has no quota: there is only usage to record.
     tokens: u64,
     taken_at: DateTime,
+    /// The day's `epoch` when the hold was taken; a reclaim moves it on, so a settle can tell
+    /// whether its hold was among those reclaimed.
+    epoch: i64,
 }
 
 impl Hold {
     /// Swaps the hold for what the call used (`None` when it failed or told nothing).
     pub async fn settle(mut self, usage: Option<UsageMetadata>) {
         if let Some(held) = self.held.take() {
-            self.ledger.settle_or_log(held, usage).await;
+            // In a task of its own: cut off midway (the worker stopping), the hold would stay.
+            let ledger = self.ledger.clone();
+            let _ = tokio::spawn(async move { ledger.settle_or_log(held, usage).await }).await;
         }
     }
 }
@@ -163,7 +172,7 @@ impl UsageLedger {
     pub async fn admit(&self, spender: Spender, estimate: u64) -> Result<Hold, ApiError> {
         let (quota, _) = self.quota_of(&spender);
         let now = DateTime::now();
-        let held = Held {
+        let mut held = Held {
             day_id: document_id(&spender, now.timestamp_millis()),
             tokens: if quota == 0 {
                 0
@@ -171,10 +180,11 @@ impl UsageLedger {
                 estimate.clamp(1, quota)
             },
             taken_at: now,
+            epoch: 0,
             spender,
         };
         if held.tokens > 0 {
-            deadline(DEADLINE, self.take(&held, quota)).await??;
+            held.epoch = self.take_detached(held.clone(), quota).await?;
         }
         Ok(Hold {
             ledger: self.clone(),
@@ -192,14 +202,32 @@ impl UsageLedger {
         }
     }
 
-    async fn take(&self, held: &Held, quota: u64) -> Result<(), ApiError> {
+    /// [`Self::take`] in a task of its own that learns its outcome: a hold taken after the
+    /// caller stopped waiting (past [`DEADLINE`], or its client left) is given back at once
+    /// rather than left until reclaimed.
+    async fn take_detached(&self, held: Held, quota: u64) -> Result<i64, ApiError> {
+        let (tell, answer) = oneshot::channel();
+        let ledger = self.clone();
+        tokio::spawn(async move {
+            let taken = deadline(2 * DEADLINE, ledger.take(&held, quota))
+                .await
+                .and_then(|taken| taken);
+            if let Err(Ok(epoch)) = tell.send(taken) {
+                ledger.settle_or_log(Held { epoch, ..held }, None).await;
+            }
+        });
+        outcome_within(DEADLINE, answer).await
+    }
+
+    /// Takes the hold, answering the day's epoch.
+    async fn take(&self, held: &Held, quota: u64) -> Result<i64, ApiError> {
         let tokens = saturating_i64(held.tokens);
         for _ in 0..3 {
             // Matches only a day under the quota; on a day at it, the upsert's insert meets the
             // existing `_id` and fails as a duplicate.
             let taken = self
                 .collection
-                .update_one(
+                .find_one_and_update(
                     doc! { "_id": &held.day_id, "committed": { "$lt": saturating_i64(quota) } },
                     doc! {
                         "$inc": { "committed": tokens, "held": tokens },
@@ -207,10 +235,12 @@ impl UsageLedger {
                         "$setOnInsert": on_insert(&held.spender, held.taken_at),
                     },
                 )
-                .with_options(UpdateOptions::builder().upsert(true).build())
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .projection(doc! { EPOCH: 1 })
                 .await;
             match taken {
-                Ok(_) => return Ok(()),
+                Ok(day) => return Ok(day.and_then(|d| d.get_i64(EPOCH).ok()).unwrap_or(0)),
                 Err(err) if is_duplicate_key(&err) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -219,6 +249,10 @@ impl UsageLedger {
                 .find_one(doc! { "_id": &held.day_id })
                 .await?
                 .unwrap_or_default();
+            if !day.contains_key("committed") {
+                self.adopt(&held.day_id, &day).await?;
+                continue;
+            }
             let count = |field: &str| day.get(field).and_then(as_u64).unwrap_or(0);
             if count("committed") < quota {
                 continue; // a hold was given back, or two first calls raced to insert the day
@@ -230,8 +264,7 @@ impl UsageLedger {
             }
             match day.get_datetime("held_at") {
                 Ok(last) if is_stale(*last, held.taken_at) => {
-                    self.reclaim(&held.day_id, count("held"), *last, held.taken_at)
-                        .await?
+                    self.reclaim(&held.day_id, count("held"), *last).await?
                 }
                 _ => break,
             }
@@ -244,6 +277,25 @@ impl UsageLedger {
             .retry_after(1))
     }
 
+    /// Gives a day recorded before holds existed (usage only) its `committed`, unless its
+    /// usage changed since it was read.
+    async fn adopt(&self, day_id: &str, day: &Document) -> Result<(), ApiError> {
+        let total = day.get("total_tokens").cloned();
+        let used = total.as_ref().and_then(as_u64).unwrap_or(0);
+        let mut filter = doc! { "_id": day_id, "committed": { "$exists": false } };
+        filter.insert(
+            "total_tokens",
+            total.unwrap_or_else(|| doc! { "$exists": false }.into()),
+        );
+        self.collection
+            .update_one(
+                filter,
+                doc! { "$set": { "committed": saturating_i64(used), "held": 0_i64, EPOCH: 0_i64 } },
+            )
+            .await?;
+        Ok(())
+    }
+
     fn refusal(&self, spender: &Spender, state: &str) -> ApiError {
         let (quota, whose) = self.quota_of(spender);
         ApiError::new(
@@ -254,21 +306,15 @@ impl UsageLedger {
 
     /// Gives back the holds of a day nobody has taken a hold on for [`HOLD_LIFETIME`]: their
     /// calls are over, ended by a replica that could not settle them. Only if the day is
-    /// still as it was read, so a hold taken meanwhile is kept.
-    async fn reclaim(
-        &self,
-        day_id: &str,
-        held: u64,
-        last_taken: DateTime,
-        now: DateTime,
-    ) -> Result<(), ApiError> {
+    /// still as it was read, so a hold taken meanwhile is kept; the epoch moves on, so the
+    /// holds reclaimed are never given back again.
+    async fn reclaim(&self, day_id: &str, held: u64, last_taken: DateTime) -> Result<(), ApiError> {
         let held = saturating_i64(held);
         self.collection
             .update_one(
                 doc! { "_id": day_id, "held_at": last_taken, "held": held },
                 doc! {
-                    "$inc": { "committed": -held, "held": -held },
-                    "$set": { "reclaimed_at": now },
+                    "$inc": { "committed": -held, "held": -held, EPOCH: 1_i64 },
                 },
             )
             .await?;
@@ -276,7 +322,8 @@ impl UsageLedger {
     }
 
     /// Adds what a call used to its day and gives its hold back, in one write. A hold that was
-    /// reclaimed meanwhile is not given back twice: then only the usage is added.
+    /// reclaimed meanwhile (the epoch moved on) is not given back twice: then only the usage
+    /// is added.
     async fn settle(&self, held: &Held, usage: Option<UsageMetadata>) -> Result<(), ApiError> {
         let now = DateTime::now();
         let used = usage.map(|usage| {
@@ -297,14 +344,7 @@ impl UsageLedger {
             let released = self
                 .collection
                 .update_one(
-                    doc! {
-                        "_id": &held.day_id,
-                        "$or": [
-                            { "reclaimed_at": { "$exists": false } },
-                            // Reclaimed holds were all taken long before.
-                            { "reclaimed_at": { "$lte": held.taken_at } },
-                        ],
-                    },
+                    doc! { "_id": &held.day_id, EPOCH: held.epoch },
                     doc! { "$inc": inc, "$set": { "updated_at": now } },
                 )
                 .await?;
@@ -349,8 +389,9 @@ fn on_insert(spender: &Spender, now: DateTime) -> Document {
             "user_id": &user.user_id,
             "user_key": &user.user_key,
             "day": day,
+            EPOCH: 0_i64,
         },
-        Spender::Anonymous => doc! { "anonymous": true, "day": day },
+        Spender::Anonymous => doc! { "anonymous": true, "day": day, EPOCH: 0_i64 },
     }
 }
 

@@ -350,3 +350,36 @@ async fn holds_left_by_a_replica_that_died_are_given_back_after_a_while() {
     let usage = app.usage_of(&user.user_id).await.unwrap();
     assert_eq!(ledger_of(&usage), (spent, spent, 0));
 }
+
+#[tokio::test]
+async fn a_day_recorded_before_holds_existed_keeps_counting() {
+    use mongodb::bson::{doc, DateTime};
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let bob = sign_in(&app, "bob@example.com").await;
+    let today = &DateTime::now().try_to_rfc3339_string().unwrap()[..10];
+    let days = app.database.collection::<mongodb::bson::Document>("_USAGE");
+    // What a replica without holds recorded: usage only.
+    for (user, used) in [(&ada, 400_i64), (&bob, 1000)] {
+        days.insert_one(doc! {
+            "_id": format!("{}:{today}", user.user_id),
+            "user_id": &user.user_id,
+            "day": today,
+            "requests": 1_i64,
+            "total_tokens": used,
+        })
+        .await
+        .unwrap();
+    }
+
+    let admitted = app.converse_as(&ada).await;
+    let used_up = app.converse_as(&bob).await;
+
+    assert_eq!(admitted.status(), 200);
+    let spent = 400 + spent_by(admitted).await;
+    let usage = app.usage_of(&ada.user_id).await.unwrap();
+    assert_eq!(ledger_of(&usage), (spent, spent, 0));
+    let (status, _, message) = error_of(used_up).await;
+    assert_eq!(status, 429);
+    assert!(message.contains("used up"), "{message}");
+}

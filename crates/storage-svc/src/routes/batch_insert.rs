@@ -37,19 +37,9 @@ pub(super) async fn insert_all_or_nothing(
     batch: Batch,
     limit: Duration,
 ) -> Result<(), ApiError> {
-    let (tell, mut answer) = oneshot::channel();
+    let (tell, answer) = oneshot::channel();
     tokio::spawn(insert_and_settle(collection, batch, limit, tell));
-    match coglex_common::mongo::deadline(limit, &mut answer).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(_)) => Err(ApiError::internal(anyhow::anyhow!(
-            "the insert task ended without an outcome"
-        ))),
-        Err(timed_out) => {
-            // After `close` the task can no longer be told; an outcome sent before it counts.
-            answer.close();
-            answer.try_recv().unwrap_or(Err(timed_out))
-        }
-    }
+    coglex_common::mongo::outcome_within(limit, answer).await
 }
 
 async fn insert_and_settle(
