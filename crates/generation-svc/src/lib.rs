@@ -28,7 +28,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let settings: Settings = source.get()?;
     settings.validate()?;
     let core = Core::connect(CoreSettings::from_source(&source)?, "generation-svc").await?;
-    let state = state::State::new(&settings, &core.db)?;
+    let state = state::State::new(&settings, &core)?;
     // In the background: the service starts (and answers /health) before the database is up;
     // reads check each record's expiry themselves.
     let files = state.files.clone();

@@ -51,12 +51,9 @@ impl UsageOnEnd {
 
 impl Drop for UsageOnEnd {
     fn drop(&mut self) {
-        let Some(hold) = self.hold.take() else {
-            return;
-        };
         // Dropped when the body ends or the client leaves; the write goes on without them.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(hold.settle(self.last.take()));
+        if let Some(hold) = self.hold.take() {
+            hold.settle_later(self.last.take());
         }
     }
 }

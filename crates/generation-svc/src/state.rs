@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use coglex_common::web::{Background, Core};
 use coglex_common::{ApiError, ErrorCode};
-use mongodb::Database;
 
 use crate::domain::{referenced_files, GeminiKey, ModelAllowList, ModelName};
 use crate::files::{FileOwners, Owner};
@@ -15,6 +15,8 @@ use crate::usage::UsageLedger;
 
 pub struct State {
     pub gemini: GeminiClient,
+    /// Where cleanups that outlive a request run.
+    pub background: Background,
     pub usage: UsageLedger,
     pub files: FileOwners,
     /// Cached contents anyone may name on the server's key.
@@ -58,7 +60,8 @@ fn project_tool(body: &serde_json::Value) -> Option<&str> {
 
 impl State {
     /// From validated settings.
-    pub fn new(settings: &Settings, db: &Database) -> anyhow::Result<Self> {
+    pub fn new(settings: &Settings, core: &Core) -> anyhow::Result<Self> {
+        let db = &core.db;
         let default_key = if settings.generation_key.is_empty() {
             None
         } else {
@@ -78,7 +81,9 @@ impl State {
                 db.collection(&settings.generation_usage_collection),
                 settings.generation_daily_token_quota,
                 settings.generation_anonymous_daily_token_quota,
+                core.background.clone(),
             ),
+            background: core.background.clone(),
             files: FileOwners::new(
                 db.collection(&settings.generation_files_collection),
                 settings.generation_file_quota_bytes,

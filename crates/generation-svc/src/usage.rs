@@ -19,13 +19,14 @@
 use std::time::Duration;
 
 use coglex_common::mongo::{as_u64, deadline, is_duplicate_key, outcome_within};
-use coglex_common::web::{AuthUser, Caller, MaybeAuthUser};
+use coglex_common::web::{AuthUser, Background, Caller, MaybeAuthUser};
 use coglex_common::ApiError;
-use mongodb::bson::{doc, DateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::{ReturnDocument, UpdateOptions};
 use mongodb::Collection;
 use serde::Deserialize;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 const DAY_MS: i64 = 86_400_000;
 /// Longest a usage read or write may take: a quota check answers 503 past it, and a
@@ -107,6 +108,7 @@ pub struct UsageLedger {
     daily_quota: u64,
     /// Tokens per UTC day for all anonymous calls together; 0 means no quota.
     anonymous_daily_quota: u64,
+    background: Background,
 }
 
 /// A metered call's claim on its spender's day, taken by [`UsageLedger::admit`]. Settle it
@@ -132,23 +134,23 @@ struct Held {
 
 impl Hold {
     /// Swaps the hold for what the call used (`None` when it failed or told nothing).
-    pub async fn settle(mut self, usage: Option<UsageMetadata>) {
-        if let Some(held) = self.held.take() {
-            // In a task of its own: cut off midway (the worker stopping), the hold would stay.
-            let ledger = self.ledger.clone();
-            let _ = tokio::spawn(async move { ledger.settle_or_log(held, usage).await }).await;
+    pub async fn settle(self, usage: Option<UsageMetadata>) {
+        if let Some(settling) = self.settle_later(usage) {
+            let _ = settling.await;
         }
+    }
+
+    /// [`Self::settle`] in the background, where it outlives the request and its worker.
+    pub fn settle_later(mut self, usage: Option<UsageMetadata>) -> Option<JoinHandle<()>> {
+        let held = self.held.take()?;
+        Some(self.ledger.settle_in_background(held, usage))
     }
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        let Some(held) = self.held.take().filter(|held| held.tokens > 0) else {
-            return;
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let ledger = self.ledger.clone();
-            runtime.spawn(async move { ledger.settle_or_log(held, None).await });
+        if let Some(held) = self.held.take().filter(|held| held.tokens > 0) {
+            self.ledger.settle_in_background(held, None);
         }
     }
 }
@@ -158,11 +160,13 @@ impl UsageLedger {
         collection: Collection<Document>,
         daily_quota: u64,
         anonymous_daily_quota: u64,
+        background: Background,
     ) -> Self {
         Self {
             collection,
             daily_quota,
             anonymous_daily_quota,
+            background,
         }
     }
 
@@ -204,11 +208,12 @@ impl UsageLedger {
 
     /// [`Self::take`] in a task of its own that learns its outcome: a hold taken after the
     /// caller stopped waiting (past [`DEADLINE`], or its client left) is given back at once
-    /// rather than left until reclaimed.
+    /// rather than left until reclaimed. A take whose outcome is unknown (a network error or
+    /// a write concern failing after the write) may still leave one; a reclaim finds it.
     async fn take_detached(&self, held: Held, quota: u64) -> Result<i64, ApiError> {
         let (tell, answer) = oneshot::channel();
         let ledger = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let taken = deadline(2 * DEADLINE, ledger.take(&held, quota))
                 .await
                 .and_then(|taken| taken);
@@ -240,7 +245,10 @@ impl UsageLedger {
                 .projection(doc! { EPOCH: 1 })
                 .await;
             match taken {
-                Ok(day) => return Ok(day.and_then(|d| d.get_i64(EPOCH).ok()).unwrap_or(0)),
+                Ok(day) => {
+                    let epoch = day.and_then(|d| d.get(EPOCH).and_then(as_u64)).unwrap_or(0);
+                    return Ok(saturating_i64(epoch));
+                }
                 Err(err) if is_duplicate_key(&err) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -344,7 +352,7 @@ impl UsageLedger {
             let released = self
                 .collection
                 .update_one(
-                    doc! { "_id": &held.day_id, EPOCH: held.epoch },
+                    doc! { "_id": &held.day_id, EPOCH: epoch_filter(held.epoch) },
                     doc! { "$inc": inc, "$set": { "updated_at": now } },
                 )
                 .await?;
@@ -367,6 +375,12 @@ impl UsageLedger {
             .with_options(UpdateOptions::builder().upsert(true).build())
             .await?;
         Ok(())
+    }
+
+    fn settle_in_background(&self, held: Held, usage: Option<UsageMetadata>) -> JoinHandle<()> {
+        let ledger = self.clone();
+        self.background
+            .spawn(async move { ledger.settle_or_log(held, usage).await })
     }
 
     /// [`Self::settle`], logging instead of failing: the call has been made and paid for, so
@@ -392,6 +406,15 @@ fn on_insert(spender: &Spender, now: DateTime) -> Document {
             EPOCH: 0_i64,
         },
         Spender::Anonymous => doc! { "anonymous": true, "day": day, EPOCH: 0_i64 },
+    }
+}
+
+/// Matches a day in `epoch`; a day never reclaimed may have no epoch field.
+fn epoch_filter(epoch: i64) -> Bson {
+    if epoch == 0 {
+        doc! { "$in": [0_i64, Bson::Null] }.into()
+    } else {
+        epoch.into()
     }
 }
 

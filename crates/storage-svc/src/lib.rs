@@ -17,7 +17,7 @@ mod stream;
 use std::sync::Arc;
 
 use coglex_common::config::{ConfigSource, CoreSettings};
-use coglex_common::web::{Application, Core, ServiceDef};
+use coglex_common::web::{Application, Background, Core, ServiceDef};
 use mongodb::bson::Document;
 use mongodb::{Collection, Database};
 
@@ -40,6 +40,8 @@ pub struct StorageState {
     db: Database,
     owner_indexes: OwnerIndexes,
     collection_cap: Arc<CollectionCap>,
+    /// Where rollbacks that outlive a request run.
+    background: Background,
 }
 
 impl StorageState {
@@ -64,6 +66,7 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
         settings,
         policies,
         owner_indexes: OwnerIndexes::default(),
+        background: core.background.clone(),
     };
     Ok(Application::bind(
         core,

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use mongodb::bson::Document;
 use mongodb::{Collection, Database};
 
+use super::background::{Background, DRAIN_LIMIT};
 use super::routes::Routes;
 use super::{api_key, context, extract, health};
 use crate::config::CoreSettings;
@@ -27,6 +28,8 @@ pub struct Core {
     pub db: Database,
     pub tokens: Arc<TokenKeys>,
     pub sessions: Arc<SessionStore>,
+    /// Work requests start that must outlive them, waited for at shutdown.
+    pub background: Background,
     pub(crate) keys: Arc<KeySet>,
     pub(crate) admin_keys: Arc<KeySet>,
 }
@@ -40,6 +43,7 @@ impl Core {
             sessions: Arc::new(SessionStore::new(&db, &settings.sessions)),
             keys: Arc::new(settings.keys.all_keys()),
             admin_keys: Arc::new(settings.keys.admin_keys()),
+            background: Background::new(),
             db,
             settings: Arc::new(settings),
         })
@@ -97,6 +101,7 @@ async fn openapi_document(doc: web::Data<OpenApiDocument>) -> actix_web::HttpRes
 pub struct Application {
     port: u16,
     server: Server,
+    background: Background,
 }
 
 impl Application {
@@ -120,6 +125,7 @@ impl Application {
     ) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         let settings = Arc::clone(&core.settings);
+        let background = core.background.clone();
         let core = web::Data::new(core);
         let routes = Arc::new(def.all_routes());
         let state = web::Data::new(def.state);
@@ -170,6 +176,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            background,
         })
     }
 
@@ -179,13 +186,18 @@ impl Application {
     }
 }
 
-/// Runs until SIGINT/SIGTERM, then drains in-flight requests for `SHUTDOWN_TIMEOUT_SECS`.
+/// Runs until SIGINT/SIGTERM, then drains in-flight requests for `SHUTDOWN_TIMEOUT_SECS` and
+/// the background work they started for up to [`DRAIN_LIMIT`] more.
 impl Serve for Application {
     fn port(&self) -> u16 {
         self.port
     }
 
     async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        if !self.background.drain(DRAIN_LIMIT).await {
+            tracing::warn!("stopped with background work unfinished");
+        }
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use coglex_common::web::Background;
 use coglex_common::ApiError;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
@@ -36,9 +37,10 @@ pub(super) async fn insert_all_or_nothing(
     collection: Collection<Document>,
     batch: Batch,
     limit: Duration,
+    background: &Background,
 ) -> Result<(), ApiError> {
     let (tell, answer) = oneshot::channel();
-    tokio::spawn(insert_and_settle(collection, batch, limit, tell));
+    background.spawn(insert_and_settle(collection, batch, limit, tell));
     coglex_common::mongo::outcome_within(limit, answer).await
 }
 

@@ -312,7 +312,13 @@ pub(crate) async fn insert_documents(
         generated,
         admission,
     };
-    insert_all_or_nothing(collection.clone(), batch, deadline(&state)).await?;
+    insert_all_or_nothing(
+        collection.clone(),
+        batch,
+        deadline(&state),
+        &state.background,
+    )
+    .await?;
     // Only once the insert worked: building the index would create the collection too.
     if access.owner().is_some() {
         state.owner_indexes.ensure(&collection);
