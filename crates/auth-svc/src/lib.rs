@@ -39,6 +39,8 @@ pub struct AuthState {
     mailer: mailer::Mailer,
     oauth: oauth::OAuth,
     tokens: std::sync::Arc<coglex_common::token::TokenKeys>,
+    /// Where work that outlives a request runs (mail sent after answering).
+    background: coglex_common::web::Background,
 }
 
 impl AuthState {
@@ -63,6 +65,7 @@ impl AuthState {
             mailer: mailer::Mailer::new(&settings)?,
             oauth: oauth::OAuth::new(core, &settings)?,
             tokens: std::sync::Arc::clone(&core.tokens),
+            background: core.background.clone(),
             settings,
         })
     }

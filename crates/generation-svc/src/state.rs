@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use coglex_common::web::{Background, Core};
+use coglex_common::web::Core;
 use coglex_common::{ApiError, ErrorCode};
 
 use crate::domain::{referenced_files, GeminiKey, ModelAllowList, ModelName};
@@ -15,8 +15,6 @@ use crate::usage::UsageLedger;
 
 pub struct State {
     pub gemini: GeminiClient,
-    /// Where cleanups that outlive a request run.
-    pub background: Background,
     pub usage: UsageLedger,
     pub files: FileOwners,
     /// Cached contents anyone may name on the server's key.
@@ -83,7 +81,6 @@ impl State {
                 settings.generation_anonymous_daily_token_quota,
                 core.background.clone(),
             ),
-            background: core.background.clone(),
             files: FileOwners::new(
                 db.collection(&settings.generation_files_collection),
                 settings.generation_file_quota_bytes,

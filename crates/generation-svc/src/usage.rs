@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use coglex_common::mongo::{as_u64, deadline, is_duplicate_key, outcome_within};
-use coglex_common::web::{AuthUser, Background, Caller, MaybeAuthUser};
+use coglex_common::web::{AuthUser, Background, Caller, MaybeAuthUser, Tracked};
 use coglex_common::ApiError;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::{ReturnDocument, UpdateOptions};
@@ -117,6 +117,8 @@ pub struct UsageLedger {
 pub struct Hold {
     ledger: UsageLedger,
     held: Option<Held>,
+    /// Keeps a stopping service waiting until this hold has been handed over.
+    _tracked: Tracked,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +195,7 @@ impl UsageLedger {
         Ok(Hold {
             ledger: self.clone(),
             held: Some(held),
+            _tracked: self.background.token(),
         })
     }
 
@@ -213,12 +216,12 @@ impl UsageLedger {
     async fn take_detached(&self, held: Held, quota: u64) -> Result<i64, ApiError> {
         let (tell, answer) = oneshot::channel();
         let ledger = self.clone();
-        self.background.spawn(async move {
+        tokio::spawn(async move {
             let taken = deadline(2 * DEADLINE, ledger.take(&held, quota))
                 .await
                 .and_then(|taken| taken);
             if let Err(Ok(epoch)) = tell.send(taken) {
-                ledger.settle_or_log(Held { epoch, ..held }, None).await;
+                ledger.settle_in_background(Held { epoch, ..held }, None);
             }
         });
         outcome_within(DEADLINE, answer).await

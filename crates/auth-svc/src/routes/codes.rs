@@ -82,7 +82,8 @@ pub async fn send_code(
     if state.users.find(key.as_str()).await?.is_some() {
         let (mailer, lifetime, to) = (state.mailer.clone(), state.otps.lifetime(), key.clone());
         // Sent after answering: the response time does not depend on the mail server.
-        actix_web::rt::spawn(async move {
+        // In the background, which outlives this worker: the client already holds the token.
+        state.background.spawn(async move {
             if let Err(error) = mailer.send_code(&to, &code, lifetime).await {
                 tracing::warn!(
                     error = format!("{error:#}"),

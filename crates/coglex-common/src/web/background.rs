@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 
 /// Longest a stopping service waits for background work after its last request; within the
@@ -40,6 +41,12 @@ impl Background {
         self.tasks.spawn_on(work, &self.runtime)
     }
 
+    /// Counts as running work until dropped: held by something whose `Drop` hands work over
+    /// (a worker stopping drops it only after the server has stopped), so a drain waits for it.
+    pub fn token(&self) -> Tracked {
+        Tracked(self.tasks.token())
+    }
+
     /// Waits up to `limit` for the work still running; false if some was left unfinished.
     /// Work started meanwhile is still run and waited for.
     pub async fn drain(&self, limit: Duration) -> bool {
@@ -47,6 +54,9 @@ impl Background {
         tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
     }
 }
+
+/// See [`Background::token`].
+pub struct Tracked(#[allow(dead_code)] TaskTrackerToken);
 
 impl Default for Background {
     fn default() -> Self {
@@ -71,6 +81,20 @@ mod tests {
 
         background.spawn(tokio::time::sleep(Duration::from_secs(60)));
         assert!(!background.drain(Duration::from_millis(50)).await);
+    }
+
+    #[tokio::test]
+    async fn draining_waits_for_a_token_until_it_is_dropped() {
+        let background = Background::new();
+        let token = background.token();
+        let (tell, mut told) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = tell.send(());
+            drop(token);
+        });
+        assert!(background.drain(Duration::from_secs(2)).await);
+        assert!(told.try_recv().is_ok(), "drained before the token went");
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod stream;
 pub use crate::process::launch;
 pub use api_key::Caller;
 pub use auth::{AuthUser, MaybeAuthUser};
-pub use background::Background;
+pub use background::{Background, Tracked};
 pub use context::current_request_id;
 pub use routes::{ErrorBody, Routes, API_KEY_SCHEME, BEARER_SCHEME};
 pub use server::{Application, Core, ServiceDef};

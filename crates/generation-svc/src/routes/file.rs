@@ -216,8 +216,8 @@ async fn upload_owned(
     // for 48 hours. Removed in the background (the answer does not depend on it), once Gemini
     // has had as long again as the call had to finish storing a late last chunk.
     if let Some(orphan) = orphan {
-        let (background, state, key) = (state.background.clone(), state.clone(), key.clone());
-        background.spawn(async move {
+        let (state, key) = (state.clone(), key.clone());
+        tokio::spawn(async move {
             tokio::time::sleep(state.gemini.timeout()).await;
             if let Err(error) = state.gemini.delete_file(&key, &orphan).await {
                 tracing::info!(file = %orphan, %error, "could not delete a failed upload");

@@ -40,7 +40,13 @@ pub(super) async fn insert_all_or_nothing(
     background: &Background,
 ) -> Result<(), ApiError> {
     let (tell, answer) = oneshot::channel();
-    background.spawn(insert_and_settle(collection, batch, limit, tell));
+    let unsettled = Unsettled {
+        collection: collection.clone(),
+        ids: batch.generated.clone(),
+        limit,
+        background: background.clone(),
+    };
+    tokio::spawn(insert_and_settle(collection, batch, limit, tell, unsettled));
     coglex_common::mongo::outcome_within(limit, answer).await
 }
 
@@ -49,6 +55,7 @@ async fn insert_and_settle(
     batch: Batch,
     limit: Duration,
     tell: oneshot::Sender<Result<(), ApiError>>,
+    unsettled: Unsettled,
 ) {
     let Batch {
         documents,
@@ -64,7 +71,7 @@ async fn insert_and_settle(
                 admission.created();
             }
             match tell.send(Ok(())) {
-                Ok(()) => return,
+                Ok(()) => Vec::new(),
                 // The request answered 503 (or its client left) before the insert ended.
                 Err(_) => ids,
             }
@@ -74,14 +81,48 @@ async fn insert_and_settle(
                 Some(count) => ids[..count.min(ids.len())].to_vec(),
                 None => generated,
             };
-            remove(&collection, written, limit).await;
+            unsettled.settle(written).await;
             let _ = tell.send(Err(database_error(e)));
             return;
         }
         // Still no outcome: only the ids we made up are certainly ours.
         Err(_) => generated,
     };
-    remove(&collection, written, limit).await;
+    unsettled.settle(written).await;
+}
+
+/// What an insert task removes should it be dropped before it settles (its worker stopping
+/// at shutdown): the ids we made up, or those it was removing. That removal then runs in the
+/// background, which outlives the worker.
+struct Unsettled {
+    collection: Collection<Document>,
+    ids: Vec<Bson>,
+    limit: Duration,
+    background: Background,
+}
+
+impl Unsettled {
+    /// Removes `ids` (none when the insert stands).
+    async fn settle(mut self, ids: Vec<Bson>) {
+        self.ids = ids;
+        remove(&self.collection, &self.ids, self.limit).await;
+        self.ids.clear();
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        let (collection, ids, limit) = (
+            self.collection.clone(),
+            std::mem::take(&mut self.ids),
+            self.limit,
+        );
+        self.background
+            .spawn(async move { remove(&collection, &ids, limit).await });
+    }
 }
 
 /// How many documents an ordered insert wrote before it failed, when the failure says: an
@@ -96,11 +137,11 @@ fn written_before(err: &mongodb::error::Error) -> Option<usize> {
     }
 }
 
-async fn remove(collection: &Collection<Document>, ids: Vec<Bson>, limit: Duration) {
+async fn remove(collection: &Collection<Document>, ids: &[Bson], limit: Duration) {
     if ids.is_empty() {
         return;
     }
-    let removal = collection.delete_many(doc! { "_id": { "$in": ids } });
+    let removal = collection.delete_many(doc! { "_id": { "$in": ids.to_vec() } });
     if let Err(e) = coglex_common::mongo::bounded(limit, removal).await {
         tracing::error!(error = ?e, "could not roll back a failed insert");
     }
