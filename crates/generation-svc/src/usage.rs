@@ -13,8 +13,8 @@
 //! day's `committed` (tokens used plus held) is under the quota: concurrent calls cannot all
 //! spend the same remainder. The quota is overshot by at most the last admitted call's hold,
 //! plus what calls use beyond their holds. When a call ends its hold is swapped for what it
-//! used. A replica that dies mid-call leaves its hold behind: when a call is refused while no
-//! hold has been taken on that day for [`HOLD_LIFETIME`], the holds are given back.
+//! used. A replica that dies mid-call leaves its hold behind: the day's next call, once no
+//! hold has been taken on it for [`HOLD_LIFETIME`], gives such holds back.
 
 use std::time::Duration;
 
@@ -244,14 +244,12 @@ impl UsageLedger {
                     },
                 )
                 .upsert(true)
-                .return_document(ReturnDocument::After)
-                .projection(doc! { EPOCH: 1 })
+                .return_document(ReturnDocument::Before)
+                .projection(doc! { EPOCH: 1, "held": 1, "held_at": 1 })
                 .await;
             match taken {
-                Ok(day) => {
-                    let epoch = day.and_then(|d| d.get(EPOCH).and_then(as_u64)).unwrap_or(0);
-                    return Ok(saturating_i64(epoch));
-                }
+                Ok(None) => return Ok(0), // the day's first hold
+                Ok(Some(before)) => return self.taken(held, &before).await,
                 Err(err) if is_duplicate_key(&err) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -275,7 +273,9 @@ impl UsageLedger {
             }
             match day.get_datetime("held_at") {
                 Ok(last) if is_stale(*last, held.taken_at) => {
-                    self.reclaim(&held.day_id, count("held"), *last).await?
+                    // Holds nobody added to for so long are of calls that are over.
+                    self.reclaim(&held.day_id, count("held"), *last, count("held"))
+                        .await?;
                 }
                 _ => break,
             }
@@ -315,21 +315,46 @@ impl UsageLedger {
         )
     }
 
-    /// Gives back the holds of a day nobody has taken a hold on for [`HOLD_LIFETIME`]: their
-    /// calls are over, ended by a replica that could not settle them. Only if the day is
-    /// still as it was read, so a hold taken meanwhile is kept; the epoch moves on, so the
-    /// holds reclaimed are never given back again.
-    async fn reclaim(&self, day_id: &str, held: u64, last_taken: DateTime) -> Result<(), ApiError> {
-        let held = saturating_i64(held);
-        self.collection
+    /// The epoch of a hold just taken on a day that was `before`. Holds that were on the day
+    /// already, none added for [`HOLD_LIFETIME`], are of calls long over: given back now, so
+    /// that they do not shrink the quota for the rest of the day, and the new hold is of the
+    /// next epoch.
+    async fn taken(&self, held: &Held, before: &Document) -> Result<i64, ApiError> {
+        let epoch = saturating_i64(before.get(EPOCH).and_then(as_u64).unwrap_or(0));
+        let stale = before.get("held").and_then(as_u64).unwrap_or(0);
+        match before.get_datetime("held_at") {
+            Ok(last) if stale > 0 && is_stale(*last, held.taken_at) => {
+                let still = stale.saturating_add(held.tokens);
+                let reclaimed = self
+                    .reclaim(&held.day_id, still, held.taken_at, stale)
+                    .await?;
+                Ok(if reclaimed { epoch + 1 } else { epoch })
+            }
+            _ => Ok(epoch),
+        }
+    }
+
+    /// Gives back `stale` tokens of the holds of a day, if it still holds `held` with its last
+    /// hold taken at `last_taken`: a hold taken meanwhile means the day moved on, and is kept.
+    /// The epoch moves on, so the holds reclaimed are never given back again.
+    async fn reclaim(
+        &self,
+        day_id: &str,
+        held: u64,
+        last_taken: DateTime,
+        stale: u64,
+    ) -> Result<bool, ApiError> {
+        let stale = saturating_i64(stale);
+        let reclaimed = self
+            .collection
             .update_one(
-                doc! { "_id": day_id, "held_at": last_taken, "held": held },
+                doc! { "_id": day_id, "held_at": last_taken, "held": saturating_i64(held) },
                 doc! {
-                    "$inc": { "committed": -held, "held": -held, EPOCH: 1_i64 },
+                    "$inc": { "committed": -stale, "held": -stale, EPOCH: 1_i64 },
                 },
             )
             .await?;
-        Ok(())
+        Ok(reclaimed.modified_count == 1)
     }
 
     /// Adds what a call used to its day and gives its hold back, in one write. A hold that was

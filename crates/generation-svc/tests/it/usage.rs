@@ -383,3 +383,28 @@ async fn a_day_recorded_before_holds_existed_keeps_counting() {
     assert_eq!(status, 429);
     assert!(message.contains("used up"), "{message}");
 }
+
+#[tokio::test]
+async fn old_holds_give_way_to_the_next_call_even_under_the_quota() {
+    use mongodb::bson::{doc, DateTime};
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "100000")]).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let spent = spent_by(app.converse_as(&user).await).await;
+    let an_hour_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 3_600_000);
+    // What a replica that died mid-call an hour ago left.
+    app.database
+        .collection::<mongodb::bson::Document>("_USAGE")
+        .update_one(
+            doc! { "user_id": &user.user_id },
+            doc! { "$inc": { "committed": 500_i64, "held": 500_i64 }, "$set": { "held_at": an_hour_ago } },
+        )
+        .await
+        .unwrap();
+
+    let next = app.converse_as(&user).await;
+
+    assert_eq!(next.status(), 200);
+    let spent = spent + spent_by(next).await;
+    let usage = app.usage_of(&user.user_id).await.unwrap();
+    assert_eq!(ledger_of(&usage), (spent, spent, 0));
+}
