@@ -13,15 +13,16 @@
 //! day's `committed` (tokens used plus held) is under the quota: concurrent calls cannot all
 //! spend the same remainder. The quota is overshot by at most the last admitted call's hold,
 //! plus what calls use beyond their holds. When a call ends its hold is swapped for what it
-//! used. A replica that dies mid-call leaves its hold behind: the day's next call, once no
-//! hold has been taken on it for [`HOLD_LIFETIME`], gives such holds back.
+//! used. Each hold is an entry of the day's `holds`, so it is given back exactly once: by its
+//! call, or, when a replica died mid-call and left it, by the day's next call once the hold is
+//! older than [`HOLD_LIFETIME`].
 
 use std::time::Duration;
 
 use coglex_common::mongo::{as_u64, deadline, is_duplicate_key, outcome_within};
 use coglex_common::web::{AuthUser, Background, Caller, MaybeAuthUser, Tracked};
 use coglex_common::ApiError;
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
 use mongodb::options::{ReturnDocument, UpdateOptions};
 use mongodb::Collection;
 use serde::Deserialize;
@@ -87,8 +88,8 @@ impl Spender {
 /// (`GENERATION_TIMEOUT_MS` is 2 minutes by default), short enough that a replica's crash does
 /// not lock its callers out until midnight.
 const HOLD_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// How many times a day's holds were reclaimed.
-const EPOCH: &str = "epoch";
+/// The day's holds of calls not yet ended, by hold id: `{tokens, at}`.
+const HOLDS: &str = "holds";
 
 /// What a call may use while it runs: about a token per four bytes of its request (more than
 /// inline media costs; the rest is given back when it ends) plus its output limit,
@@ -126,12 +127,11 @@ struct Held {
     spender: Spender,
     /// The day the call started, which its usage counts on.
     day_id: String,
+    /// The path of the hold's entry in its day's document: `holds.<id>`.
+    path: String,
     /// 0 when the spender has no quota: there is only usage to record.
     tokens: u64,
     taken_at: DateTime,
-    /// The day's `epoch` when the hold was taken; a reclaim moves it on, so a settle can tell
-    /// whether its hold was among those reclaimed.
-    epoch: i64,
 }
 
 impl Hold {
@@ -178,19 +178,19 @@ impl UsageLedger {
     pub async fn admit(&self, spender: Spender, estimate: u64) -> Result<Hold, ApiError> {
         let (quota, _) = self.quota_of(&spender);
         let now = DateTime::now();
-        let mut held = Held {
+        let held = Held {
             day_id: document_id(&spender, now.timestamp_millis()),
             tokens: if quota == 0 {
                 0
             } else {
                 estimate.clamp(1, quota)
             },
+            path: format!("{HOLDS}.{}", ObjectId::new().to_hex()),
             taken_at: now,
-            epoch: 0,
             spender,
         };
         if held.tokens > 0 {
-            held.epoch = self.take_detached(held.clone(), quota).await?;
+            self.take_detached(held.clone(), quota).await?;
         }
         Ok(Hold {
             ledger: self.clone(),
@@ -213,22 +213,22 @@ impl UsageLedger {
     /// caller stopped waiting (past [`DEADLINE`], or its client left) is given back at once
     /// rather than left until reclaimed. A take whose outcome is unknown (a network error or
     /// a write concern failing after the write) may still leave one; a reclaim finds it.
-    async fn take_detached(&self, held: Held, quota: u64) -> Result<i64, ApiError> {
+    async fn take_detached(&self, held: Held, quota: u64) -> Result<(), ApiError> {
         let (tell, answer) = oneshot::channel();
         let ledger = self.clone();
         tokio::spawn(async move {
             let taken = deadline(2 * DEADLINE, ledger.take(&held, quota))
                 .await
                 .and_then(|taken| taken);
-            if let Err(Ok(epoch)) = tell.send(taken) {
-                ledger.settle_in_background(Held { epoch, ..held }, None);
+            if let Err(Ok(())) = tell.send(taken) {
+                ledger.settle_in_background(held, None);
             }
         });
         outcome_within(DEADLINE, answer).await
     }
 
-    /// Takes the hold, answering the day's epoch.
-    async fn take(&self, held: &Held, quota: u64) -> Result<i64, ApiError> {
+    /// Takes the hold, and gives back the holds that calls long over left on its day.
+    async fn take(&self, held: &Held, quota: u64) -> Result<(), ApiError> {
         let tokens = saturating_i64(held.tokens);
         for _ in 0..3 {
             // Matches only a day under the quota; on a day at it, the upsert's insert meets the
@@ -238,18 +238,23 @@ impl UsageLedger {
                 .find_one_and_update(
                     doc! { "_id": &held.day_id, "committed": { "$lt": saturating_i64(quota) } },
                     doc! {
-                        "$inc": { "committed": tokens, "held": tokens },
-                        "$set": { "held_at": held.taken_at },
+                        "$inc": { "committed": tokens },
+                        "$set": { &held.path: { "tokens": tokens, "at": held.taken_at } },
                         "$setOnInsert": on_insert(&held.spender, held.taken_at),
                     },
                 )
                 .upsert(true)
                 .return_document(ReturnDocument::Before)
-                .projection(doc! { EPOCH: 1, "held": 1, "held_at": 1 })
+                .projection(doc! { HOLDS: 1 })
                 .await;
             match taken {
-                Ok(None) => return Ok(0), // the day's first hold
-                Ok(Some(before)) => return self.taken(held, &before).await,
+                Ok(before) => {
+                    // Housekeeping: the hold is taken, so a failure here must not refuse it.
+                    if let Err(err) = self.reclaim(held, &before.unwrap_or_default()).await {
+                        tracing::warn!(day = %held.day_id, error = %err, "could not give back stale token holds");
+                    }
+                    return Ok(());
+                }
                 Err(err) if is_duplicate_key(&err) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -271,13 +276,8 @@ impl UsageLedger {
                     .refusal(&held.spender, "is used up; it resets at 00:00 UTC")
                     .retry_after(seconds_to_midnight(held.taken_at)));
             }
-            match day.get_datetime("held_at") {
-                Ok(last) if is_stale(*last, held.taken_at) => {
-                    // Holds nobody added to for so long are of calls that are over.
-                    self.reclaim(&held.day_id, count("held"), *last, count("held"))
-                        .await?;
-                }
-                _ => break,
+            if !self.reclaim(held, &day).await? {
+                break;
             }
         }
         Err(self
@@ -301,7 +301,7 @@ impl UsageLedger {
         self.collection
             .update_one(
                 filter,
-                doc! { "$set": { "committed": saturating_i64(used), "held": 0_i64, EPOCH: 0_i64 } },
+                doc! { "$set": { "committed": saturating_i64(used) } },
             )
             .await?;
         Ok(())
@@ -315,51 +315,41 @@ impl UsageLedger {
         )
     }
 
-    /// The epoch of a hold just taken on a day that was `before`. Holds that were on the day
-    /// already, none added for [`HOLD_LIFETIME`], are of calls long over: given back now, so
-    /// that they do not shrink the quota for the rest of the day, and the new hold is of the
-    /// next epoch.
-    async fn taken(&self, held: &Held, before: &Document) -> Result<i64, ApiError> {
-        let epoch = saturating_i64(before.get(EPOCH).and_then(as_u64).unwrap_or(0));
-        let stale = before.get("held").and_then(as_u64).unwrap_or(0);
-        match before.get_datetime("held_at") {
-            Ok(last) if stale > 0 && is_stale(*last, held.taken_at) => {
-                let still = stale.saturating_add(held.tokens);
-                let reclaimed = self
-                    .reclaim(&held.day_id, still, held.taken_at, stale)
-                    .await?;
-                Ok(if reclaimed { epoch + 1 } else { epoch })
+    /// Gives back the holds of `day` older than [`HOLD_LIFETIME`]: of calls long over, whose
+    /// replica died before they ended. Each goes only if still there, so none is given back
+    /// twice. Answers whether any went.
+    async fn reclaim(&self, held: &Held, day: &Document) -> Result<bool, ApiError> {
+        let Ok(holds) = day.get_document(HOLDS) else {
+            return Ok(false);
+        };
+        let mut reclaimed = false;
+        for (id, hold) in holds {
+            let Some(hold) = hold.as_document() else {
+                continue;
+            };
+            let tokens = hold.get("tokens").and_then(as_u64).unwrap_or(0);
+            match hold.get_datetime("at") {
+                Ok(at) if is_stale(*at, held.taken_at) => {}
+                _ => continue,
             }
-            _ => Ok(epoch),
+            let path = format!("{HOLDS}.{id}");
+            let gone = self
+                .collection
+                .update_one(
+                    doc! { "_id": &held.day_id, &path: { "$exists": true } },
+                    doc! {
+                        "$unset": { &path: "" },
+                        "$inc": { "committed": -saturating_i64(tokens) },
+                    },
+                )
+                .await?;
+            reclaimed |= gone.modified_count == 1;
         }
-    }
-
-    /// Gives back `stale` tokens of the holds of a day, if it still holds `held` with its last
-    /// hold taken at `last_taken`: a hold taken meanwhile means the day moved on, and is kept.
-    /// The epoch moves on, so the holds reclaimed are never given back again.
-    async fn reclaim(
-        &self,
-        day_id: &str,
-        held: u64,
-        last_taken: DateTime,
-        stale: u64,
-    ) -> Result<bool, ApiError> {
-        let stale = saturating_i64(stale);
-        let reclaimed = self
-            .collection
-            .update_one(
-                doc! { "_id": day_id, "held_at": last_taken, "held": saturating_i64(held) },
-                doc! {
-                    "$inc": { "committed": -stale, "held": -stale, EPOCH: 1_i64 },
-                },
-            )
-            .await?;
-        Ok(reclaimed.modified_count == 1)
+        Ok(reclaimed)
     }
 
     /// Adds what a call used to its day and gives its hold back, in one write. A hold that was
-    /// reclaimed meanwhile (the epoch moved on) is not given back twice: then only the usage
-    /// is added.
+    /// reclaimed meanwhile is not given back twice: then only the usage is added.
     async fn settle(&self, held: &Held, usage: Option<UsageMetadata>) -> Result<(), ApiError> {
         let now = DateTime::now();
         let used = usage.map(|usage| {
@@ -376,12 +366,15 @@ impl UsageLedger {
             let mut inc = used.clone().unwrap_or_default();
             let committed = inc.get_i64("committed").unwrap_or(0);
             inc.insert("committed", committed.saturating_sub(tokens));
-            inc.insert("held", -tokens);
             let released = self
                 .collection
                 .update_one(
-                    doc! { "_id": &held.day_id, EPOCH: epoch_filter(held.epoch) },
-                    doc! { "$inc": inc, "$set": { "updated_at": now } },
+                    doc! { "_id": &held.day_id, &held.path: { "$exists": true } },
+                    doc! {
+                        "$inc": inc,
+                        "$unset": { &held.path: "" },
+                        "$set": { "updated_at": now },
+                    },
                 )
                 .await?;
             if released.matched_count == 1 {
@@ -431,24 +424,14 @@ fn on_insert(spender: &Spender, now: DateTime) -> Document {
             "user_id": &user.user_id,
             "user_key": &user.user_key,
             "day": day,
-            EPOCH: 0_i64,
         },
-        Spender::Anonymous => doc! { "anonymous": true, "day": day, EPOCH: 0_i64 },
+        Spender::Anonymous => doc! { "anonymous": true, "day": day },
     }
 }
 
-/// Matches a day in `epoch`; a day never reclaimed may have no epoch field.
-fn epoch_filter(epoch: i64) -> Bson {
-    if epoch == 0 {
-        doc! { "$in": [0_i64, Bson::Null] }.into()
-    } else {
-        epoch.into()
-    }
-}
-
-/// Whether the last hold of a day, taken at `last_taken`, is older than [`HOLD_LIFETIME`].
-fn is_stale(last_taken: DateTime, now: DateTime) -> bool {
-    now.timestamp_millis() - last_taken.timestamp_millis() > HOLD_LIFETIME.as_millis() as i64
+/// Whether a hold taken at `taken_at` is older than [`HOLD_LIFETIME`].
+fn is_stale(taken_at: DateTime, now: DateTime) -> bool {
+    now.timestamp_millis() - taken_at.timestamp_millis() > HOLD_LIFETIME.as_millis() as i64
 }
 
 fn seconds_to_midnight(now: DateTime) -> u64 {
@@ -509,7 +492,7 @@ mod tests {
     }
 
     #[test]
-    fn a_days_holds_go_stale_once_none_was_taken_for_the_hold_lifetime() {
+    fn a_hold_goes_stale_after_the_hold_lifetime() {
         let now = DateTime::from_millis(1_705_314_600_000);
         let ago = |ms: i64| DateTime::from_millis(now.timestamp_millis() - ms);
         let lifetime = HOLD_LIFETIME.as_millis() as i64;

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use mongodb::bson::{doc, DateTime, Document};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -67,8 +68,8 @@ async fn calls_that_bring_their_own_key_or_an_admin_key_record_nothing() {
     assert_eq!(app.gemini.hits(), 2);
     let count = app
         .database
-        .collection::<mongodb::bson::Document>("_USAGE")
-        .count_documents(mongodb::bson::doc! {})
+        .collection::<Document>("_USAGE")
+        .count_documents(doc! {})
         .await
         .unwrap();
     assert_eq!(count, 0);
@@ -100,8 +101,8 @@ async fn anonymous_calls_on_the_servers_key_share_one_daily_quota() {
     assert_eq!(app.gemini.hits(), 1);
     let usage = app
         .database
-        .collection::<mongodb::bson::Document>("_USAGE")
-        .find_one(mongodb::bson::doc! {"anonymous": true})
+        .collection::<Document>("_USAGE")
+        .find_one(doc! {"anonymous": true})
         .await
         .unwrap()
         .expect("the anonymous day's record");
@@ -207,17 +208,46 @@ async fn spent_by(response: reqwest::Response) -> i64 {
 }
 
 /// Tokens a day's record counts as used, as used or held, and as held.
-fn ledger_of(usage: &mongodb::bson::Document) -> (i64, i64, i64) {
+fn ledger_of(usage: &Document) -> (i64, i64, i64) {
     let count = |field| usage.get_i64(field).expect(field);
-    (count("total_tokens"), count("committed"), count("held"))
+    (count("total_tokens"), count("committed"), held_in(usage))
+}
+
+/// Tokens the holds of a day's record hold.
+fn held_in(usage: &Document) -> i64 {
+    let Ok(holds) = usage.get_document("holds") else {
+        return 0;
+    };
+    holds
+        .values()
+        .map(|hold| hold.as_document().unwrap().get_i64("tokens").unwrap())
+        .sum()
+}
+
+/// Leaves on the user's day a hold of `tokens` taken `minutes_ago`: of a call still running,
+/// or of one whose replica died mid-call.
+async fn leave_hold(app: &GenerationApp, user_id: &str, tokens: i64, minutes_ago: i64) {
+    let at = DateTime::from_millis(DateTime::now().timestamp_millis() - minutes_ago * 60_000);
+    let hold = format!("holds.left-{minutes_ago}");
+    app.database
+        .collection::<Document>("_USAGE")
+        .update_one(
+            doc! { "user_id": user_id },
+            doc! {
+                "$inc": { "committed": tokens },
+                "$set": { hold: { "tokens": tokens, "at": at } },
+            },
+        )
+        .await
+        .unwrap();
 }
 
 /// Today's usage record of `user_id` once no call holds any of it.
-async fn settled_usage_of(app: &GenerationApp, user_id: &str) -> mongodb::bson::Document {
+async fn settled_usage_of(app: &GenerationApp, user_id: &str) -> Document {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         if let Some(usage) = app.usage_of(user_id).await {
-            if usage.get_i64("held") == Ok(0) {
+            if held_in(&usage) == 0 {
                 return usage;
             }
         }
@@ -285,7 +315,7 @@ async fn a_failed_call_gives_its_hold_back() {
     );
     let usage = app.usage_of(&user.user_id).await.unwrap();
     assert_eq!(usage.get_i64("requests").unwrap(), 1);
-    assert_eq!(usage.get_i64("held").unwrap(), 0);
+    assert_eq!(held_in(&usage), 0);
 }
 
 #[tokio::test]
@@ -314,7 +344,6 @@ async fn a_stream_the_client_leaves_gives_its_hold_back() {
 
 #[tokio::test]
 async fn holds_left_by_a_replica_that_died_are_given_back_after_a_while() {
-    use mongodb::bson::{doc, DateTime};
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
     let user = sign_in(&app, "ada@example.com").await;
     let first = app.converse_as(&user).await;
@@ -323,27 +352,14 @@ async fn holds_left_by_a_replica_that_died_are_given_back_after_a_while() {
         .await
         .get_i64("total_tokens")
         .unwrap();
-    let days = app.database.collection::<mongodb::bson::Document>("_USAGE");
-    let leave_hold = |minutes_ago: i64| {
-        let at = DateTime::from_millis(DateTime::now().timestamp_millis() - minutes_ago * 60_000);
-        days.update_one(
-            doc! { "user_id": &user.user_id },
-            doc! { "$inc": { "committed": 1000_i64, "held": 1000_i64 }, "$set": { "held_at": at } },
-        )
-    };
 
     // A hold taken a minute ago may be a call still running: it keeps its tokens.
-    leave_hold(1).await.unwrap();
+    leave_hold(&app, &user.user_id, 1000, 1).await;
     let refused = app.converse_as(&user).await;
     assert_eq!(refused.status(), 429);
+    reclaimable(&app, &user.user_id, "holds.left-1").await;
 
-    // One nobody has added to for an hour is of a call that is over.
-    days.update_one(
-        doc! { "user_id": &user.user_id },
-        doc! { "$set": { "held_at": DateTime::from_millis(DateTime::now().timestamp_millis() - 3_600_000) } },
-    )
-    .await
-    .unwrap();
+    // One taken an hour ago is of a call that is over.
     let admitted = app.converse_as(&user).await;
     assert_eq!(admitted.status(), 200);
     let spent = spent + spent_by(admitted).await;
@@ -351,14 +367,26 @@ async fn holds_left_by_a_replica_that_died_are_given_back_after_a_while() {
     assert_eq!(ledger_of(&usage), (spent, spent, 0));
 }
 
+/// Ages a hold [`leave_hold`] left by an hour.
+async fn reclaimable(app: &GenerationApp, user_id: &str, hold: &str) {
+    let an_hour_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 3_600_000);
+    app.database
+        .collection::<Document>("_USAGE")
+        .update_one(
+            doc! { "user_id": user_id },
+            doc! { "$set": { format!("{hold}.at"): an_hour_ago } },
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_day_recorded_before_holds_existed_keeps_counting() {
-    use mongodb::bson::{doc, DateTime};
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
     let ada = sign_in(&app, "ada@example.com").await;
     let bob = sign_in(&app, "bob@example.com").await;
     let today = &DateTime::now().try_to_rfc3339_string().unwrap()[..10];
-    let days = app.database.collection::<mongodb::bson::Document>("_USAGE");
+    let days = app.database.collection::<Document>("_USAGE");
     // What a replica without holds recorded: usage only.
     for (user, used) in [(&ada, 400_i64), (&bob, 1000)] {
         days.insert_one(doc! {
@@ -386,25 +414,18 @@ async fn a_day_recorded_before_holds_existed_keeps_counting() {
 
 #[tokio::test]
 async fn old_holds_give_way_to_the_next_call_even_under_the_quota() {
-    use mongodb::bson::{doc, DateTime};
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "100000")]).await;
     let user = sign_in(&app, "ada@example.com").await;
     let spent = spent_by(app.converse_as(&user).await).await;
-    let an_hour_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 3_600_000);
-    // What a replica that died mid-call an hour ago left.
-    app.database
-        .collection::<mongodb::bson::Document>("_USAGE")
-        .update_one(
-            doc! { "user_id": &user.user_id },
-            doc! { "$inc": { "committed": 500_i64, "held": 500_i64 }, "$set": { "held_at": an_hour_ago } },
-        )
-        .await
-        .unwrap();
+    // What a replica that died mid-call an hour ago left, beside a call running now: the
+    // running one keeps its hold, though it was taken after the old one.
+    leave_hold(&app, &user.user_id, 50_000, 60).await;
+    leave_hold(&app, &user.user_id, 500, 1).await;
 
     let next = app.converse_as(&user).await;
 
     assert_eq!(next.status(), 200);
     let spent = spent + spent_by(next).await;
     let usage = app.usage_of(&user.user_id).await.unwrap();
-    assert_eq!(ledger_of(&usage), (spent, spent, 0));
+    assert_eq!(ledger_of(&usage), (spent, spent + 500, 500));
 }
