@@ -6,10 +6,16 @@
 //! pool, never on the executor that serves requests. At most one hash per core runs at a time:
 //! each holds 19 MiB, and a burst of sign-ups or sign-ins must not push the process past its
 //! memory limit (more at once would not finish sooner anyway).
+//!
+//! A failed verification is answered only once it has taken as long as the slowest kind of
+//! stored hash takes to verify (idly: the wait costs no CPU). A carried-over bcrypt hash of
+//! cost 12 verifies several times slower than argon2id, so otherwise the time a wrong
+//! password takes would tell which accounts exist and which are old.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -104,20 +110,72 @@ pub async fn hash_async(password: Secret) -> Result<String, ApiError> {
 }
 
 /// [`verify`] on the blocking pool, within the process's hashing slots. With `None` (no such
-/// user) it verifies against a fixed dummy hash, so a missing account costs the same time as a
-/// wrong password.
+/// user) it verifies against a fixed dummy hash. A mismatch is answered no sooner than the
+/// slowest kind of hash verifies, so a missing account, a wrong password and the kind of an
+/// account's hash all take the same time.
 pub async fn verify_async(
     password: Secret,
     stored: Option<String>,
 ) -> Result<Verification, ApiError> {
-    limited(slots(), SLOT_WAIT, move || match stored {
-        Some(stored) => verify(password.expose(), &stored),
-        None => {
-            let _ = verify(password.expose(), dummy_hash());
-            Verification::Mismatch
+    let (verdict, took) = limited(slots(), SLOT_WAIT, move || {
+        let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
+        let started = Instant::now();
+        let verdict = verify(password.expose(), hash);
+        let took = started.elapsed();
+        timings().record(kind_of(hash), took);
+        match stored {
+            Some(_) => (verdict, took),
+            None => (Verification::Mismatch, took),
         }
     })
-    .await
+    .await?;
+    if !verdict.is_match() {
+        tokio::time::sleep(timings().slowest().saturating_sub(took)).await;
+    }
+    Ok(verdict)
+}
+
+/// How long each kind of stored hash (algorithm and cost) takes to verify, lately.
+#[derive(Default)]
+struct Timings {
+    by_kind: Mutex<HashMap<String, Duration>>,
+}
+
+/// Kinds of hash timed at most: a store holds a handful; the bound keeps memory fixed anyway.
+const MAX_KINDS: usize = 32;
+
+impl Timings {
+    fn record(&self, kind: &str, took: Duration) {
+        let mut by_kind = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(average) = by_kind.get_mut(kind) {
+            // A moving average: one verification slowed by a busy moment sets no floor for long.
+            *average = (*average * 3 + took) / 4;
+        } else if by_kind.len() < MAX_KINDS {
+            by_kind.insert(kind.to_owned(), took);
+        }
+    }
+
+    fn slowest(&self) -> Duration {
+        let by_kind = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
+        by_kind.values().max().copied().unwrap_or_default()
+    }
+}
+
+fn timings() -> &'static Timings {
+    static TIMINGS: OnceLock<Timings> = OnceLock::new();
+    TIMINGS.get_or_init(Timings::default)
+}
+
+/// What makes a stored hash slow or fast to verify: its algorithm and parameters, without its
+/// salt and digest (`$2b$12`, `$argon2id$v=19$m=19456,t=2,p=1`).
+fn kind_of(stored: &str) -> &str {
+    // The `$` after the cost: bcrypt's third, argon2's fourth.
+    let last = if is_bcrypt(stored) { 2 } else { 3 };
+    let end = stored
+        .match_indices('$')
+        .nth(last)
+        .map_or(stored.len(), |(at, _)| at);
+    &stored[..end]
 }
 
 /// One slot per core the process may use (cgroup quotas included).
@@ -276,6 +334,32 @@ mod tests {
         })
         .await
         .expect("the slot comes back when the work ends");
+    }
+
+    #[test]
+    fn a_hashs_kind_is_its_algorithm_and_cost() {
+        let bcrypt = bcrypt::hash_with_result("pw", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        assert_eq!(kind_of(&bcrypt), "$2b$04");
+        let argon2 = hash("pw").unwrap();
+        assert_eq!(kind_of(&argon2), "$argon2id$v=19$m=19456,t=2,p=1");
+        assert_eq!(kind_of("plaintext"), "plaintext");
+    }
+
+    #[test]
+    fn failures_wait_for_the_slowest_kind_which_one_slow_run_moves_only_a_little() {
+        let timings = Timings::default();
+        assert_eq!(timings.slowest(), Duration::ZERO);
+        timings.record("$argon2id", Duration::from_millis(40));
+        timings.record("$2b$12", Duration::from_millis(240));
+        assert_eq!(timings.slowest(), Duration::from_millis(240));
+        timings.record("$argon2id", Duration::from_millis(1240));
+        assert_eq!(timings.slowest(), Duration::from_millis(340));
+        for kind in 0..2 * MAX_KINDS {
+            timings.record(&format!("kind {kind}"), Duration::from_secs(9));
+        }
+        assert_eq!(timings.by_kind.lock().unwrap().len(), MAX_KINDS);
     }
 
     #[tokio::test]

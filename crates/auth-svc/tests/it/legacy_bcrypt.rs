@@ -1,6 +1,7 @@
 //! Users carried over from the original, whose `_password` is a bcrypt hash.
 
 use mongodb::bson::{doc, oid::ObjectId, Document};
+use serde_json::json;
 use test_support::TestApp;
 
 use crate::helpers::*;
@@ -8,7 +9,11 @@ use crate::helpers::*;
 /// A user exactly as the original stored them: `bcrypt.hashpw(password, bcrypt.gensalt())`.
 async fn legacy_user(app: &TestApp, key: &str, password: &str) {
     // Cost 4 keeps the test fast; the original used 12, which verifies the same way.
-    let hash = bcrypt::hash_with_result(password, 4)
+    legacy_user_of_cost(app, key, password, 4).await
+}
+
+async fn legacy_user_of_cost(app: &TestApp, key: &str, password: &str, cost: u32) {
+    let hash = bcrypt::hash_with_result(password, cost)
         .unwrap()
         .format_for_version(bcrypt::Version::TwoB);
     app.database
@@ -136,4 +141,34 @@ async fn a_code_leaves_a_carried_over_users_password_alone() {
         sign_in(&app, "old@example.com", PASSWORD).await.status(),
         200
     );
+}
+
+/// The original's bcrypt cost (12) verifies several times slower than argon2id: were a wrong
+/// password answered as soon as it was checked, the wait would tell who has an account, and
+/// an old one.
+#[tokio::test]
+async fn a_wrong_password_takes_as_long_whatever_the_account_and_its_hash() {
+    let app = spawn().await;
+    legacy_user_of_cost(&app, "old@example.com", PASSWORD, 12).await;
+    assert_eq!(
+        sign_up(&app, "new@example.com", json!({})).await.status(),
+        201
+    );
+    let timed = |key: &'static str| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            let response = sign_in(app, key, "not the password").await;
+            assert_eq!(response.status(), 401, "{key}");
+            started.elapsed()
+        }
+    };
+
+    let legacy = timed("old@example.com").await;
+    let unknown = timed("nobody@example.com").await;
+    let current = timed("new@example.com").await;
+
+    // Answered at once, the other two would take a fifth of the legacy wait or less.
+    assert!(unknown > legacy / 2, "{unknown:?} against {legacy:?}");
+    assert!(current > legacy / 2, "{current:?} against {legacy:?}");
 }
