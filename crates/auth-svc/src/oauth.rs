@@ -84,6 +84,9 @@ struct Endpoints {
 pub struct Profile {
     pub name: String,
     pub email: String,
+    /// Whether the provider vouches that `email` is its user's: Google says so per account,
+    /// Facebook only as configured (`FACEBOOK_EMAIL_VERIFIED`).
+    pub email_verified: bool,
     pub identifier: String,
     pub provider: &'static str,
 }
@@ -108,6 +111,7 @@ pub struct OAuth {
     google: Option<Endpoints>,
     facebook: Option<Endpoints>,
     redirects: Vec<String>,
+    facebook_email_verified: bool,
     states: Collection<Document>,
     /// How long one database call may take (`AUTH_DATABASE_TIMEOUT_MS`).
     db_limit: Duration,
@@ -149,6 +153,7 @@ impl OAuth {
                 &settings.facebook_userinfo_url,
             ),
             redirects: settings.oauth_redirect_allowlist.clone(),
+            facebook_email_verified: settings.facebook_email_verified,
             states: core.db.collection(STATES),
             db_limit: settings.database_timeout(),
             core: core.clone(),
@@ -275,16 +280,21 @@ impl OAuth {
             .exchange(endpoints, redirect, code, pkce_verifier)
             .await?;
         let profile = self.profile(endpoints, &access_token).await?;
+        let refused =
+            || ApiError::bad_request("the provider did not share a verified email address");
         let email = profile
             .get("email")
             .and_then(Value::as_str)
-            .filter(|e| !e.is_empty());
-        let verified = provider != Provider::Google
-            || profile.get("email_verified").and_then(Value::as_bool) == Some(true);
-        let (Some(email), true) = (email, verified) else {
-            return Err(ApiError::bad_request(
-                "the provider did not share a verified email address",
-            ));
+            .filter(|e| !e.is_empty())
+            .ok_or_else(refused)?;
+        let email_verified = match provider {
+            // An address Google did not verify may be another account's here: refused.
+            Provider::Google => match profile.get("email_verified").and_then(Value::as_bool) {
+                Some(true) => true,
+                _ => return Err(refused()),
+            },
+            // Facebook tells nothing either way.
+            Provider::Facebook => self.facebook_email_verified,
         };
         let identifier = match provider {
             Provider::Google => profile.get("sub"),
@@ -306,6 +316,7 @@ impl OAuth {
                 .unwrap_or_default()
                 .to_owned(),
             email: email.to_owned(),
+            email_verified,
             identifier,
             provider: provider.name(),
         })

@@ -124,6 +124,11 @@ pub struct Settings {
     pub facebook_token_url: String,
     #[serde(default = "defaults::facebook_userinfo_url")]
     pub facebook_userinfo_url: String,
+    /// Whether the email Facebook shares proves its owner (`FACEBOOK_EMAIL_VERIFIED`). Facebook
+    /// does not document that it verified the address, so by default its sign-in reaches only
+    /// the accounts it made or was linked to from a session.
+    #[serde(default)]
+    pub facebook_email_verified: bool,
 }
 
 /// How auth-svc talks TLS to the SMTP server.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use coglex_common::mongo::{bounded, deadline};
+use coglex_common::mongo::{bounded, deadline, is_duplicate_key};
 use coglex_common::web::{AuthUser, Core};
 use coglex_common::{render, ApiError, ErrorCode};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
@@ -22,8 +22,21 @@ pub const PASSWORD: &str = "_password";
 const PROVIDERS: &str = "_providers";
 const CREATED: &str = "_created";
 /// True once the owner of `_key` proved it, by a provider's verified email or a mailed code.
-/// `/signup` takes any address from anyone, so its accounts start without it.
+/// `/signup` takes any address from anyone, and Facebook does not vouch for the one it shares,
+/// so their accounts start without it.
 const VERIFIED: &str = "_verified";
+
+/// How a provider's sign-in may reach the account of the email address it shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The provider vouches for the address: that account, or a new one, proven.
+    Vouched,
+    /// It does not: the account already linked to this identity, or a new one, unproven.
+    Linked,
+    /// It does not, but the request holds a session of the address's account: that account,
+    /// linked to the identity from now on.
+    Linking,
+}
 
 /// Seconds a client is told to wait while the unique index is missing.
 const NOT_READY_RETRY_SECS: u64 = 5;
@@ -91,7 +104,7 @@ impl Users {
         user.insert(CREATED, DateTime::now());
         match deadline(self.limit, self.users.insert_one(&user)).await? {
             Ok(_) => Ok(user),
-            Err(e) if coglex_common::mongo::is_duplicate_key(&e) => {
+            Err(e) if is_duplicate_key(&e) => {
                 Err(ApiError::conflict("a user with this `_key` already exists"))
             }
             Err(e) => Err(e.into()),
@@ -169,10 +182,10 @@ impl Users {
     }
 
     /// The first step of recording that the owner of `key` proved it. An account `/signup`
-    /// made and nobody proved yet loses its password, unless `keep_password` (the prover also
-    /// holds one of its live sessions, so knows the password): whoever set it may not own
-    /// the address. Returns that account's user id, whose sessions must end before
-    /// [`Users::mark_proven`]: the account stays unproven until then, so a claim cut off in
+    /// or an unvouched provider made and nobody proved yet loses its password and its provider
+    /// links, unless `keep_password` (the prover also holds one of its live sessions, so
+    /// knows the password): whoever set them may not own the address. Returns that account's
+    /// user id, whose sessions must end before [`Users::mark_proven`]: the account stays unproven until then, so a claim cut off in
     /// between (a timeout, a restart) is finished by the owner's next proof. Accounts carried
     /// over from the original (no `_verified`) are left as they were.
     pub async fn claim(
@@ -188,7 +201,7 @@ impl Users {
             .users
             .find_one_and_update(
                 doc! { KEY: key.as_str(), VERIFIED: false },
-                doc! { "$unset": { PASSWORD: "" } },
+                doc! { "$unset": { PASSWORD: "", PROVIDERS: "" } },
             )
             .projection(doc! { "_id": 1 });
         match bounded(self.limit, claim).await? {
@@ -220,28 +233,57 @@ impl Users {
         Ok(found.is_some())
     }
 
-    /// The user with this email, created on first use and linked to the provider identity.
+    /// The user with this email that a sign-in with the provider identity reaches as `reach`
+    /// allows, created on first use and linked to the identity. An account with the address
+    /// that [`Reach::Linked`] may not reach is 409.
     pub async fn upsert_linked(
         &self,
         key: &UserKey,
-        provider: &str,
-        identifier: &str,
+        (provider, identifier): (&str, &str),
         name: &str,
+        reach: Reach,
     ) -> Result<Document, ApiError> {
         self.check_unique_key()?;
+        let identity = doc! { "provider": provider, "identifier": identifier };
+        let mut filter = doc! { KEY: key.as_str() };
+        if reach == Reach::Linked {
+            // Another account with the address makes the upsert's insert meet the unique key.
+            filter.insert(PROVIDERS, doc! { "$elemMatch": identity.clone() });
+        }
         let update = doc! {
-            "$setOnInsert": { "_id": ObjectId::new(), CREATED: DateTime::now(), "name": name, VERIFIED: true },
-            "$addToSet": { PROVIDERS: { "provider": provider, "identifier": identifier } },
+            "$setOnInsert": {
+                "_id": ObjectId::new(),
+                CREATED: DateTime::now(),
+                "name": name,
+                VERIFIED: reach == Reach::Vouched,
+            },
+            "$addToSet": { PROVIDERS: identity },
         };
-        let user = bounded(
-            self.limit,
+        let upsert = || {
             self.users
-                .find_one_and_update(doc! { KEY: key.as_str() }, update)
+                .find_one_and_update(filter.clone(), update.clone())
                 .upsert(true)
-                .return_document(ReturnDocument::After),
-        )
-        .await?;
-        user.ok_or_else(|| ApiError::internal(anyhow::anyhow!("upsert returned no document")))
+                .return_document(ReturnDocument::After)
+        };
+        let mut upserted = deadline(self.limit, upsert()).await?;
+        if upserted.as_ref().is_err_and(is_duplicate_key) {
+            // Two first sign-ins at once: the one whose insert lost finds the other's account.
+            upserted = deadline(self.limit, upsert()).await?;
+        }
+        match upserted {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(ApiError::internal(anyhow::anyhow!(
+                "upsert returned no document"
+            ))),
+            Err(e) if reach == Reach::Linked && is_duplicate_key(&e) => {
+                Err(ApiError::conflict(format!(
+                    "an account with this email address exists, and this {provider} account is \
+                     not linked to it: sign in to it, then finish the {provider} sign-in with \
+                     its session token to link them"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

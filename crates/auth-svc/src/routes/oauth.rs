@@ -1,7 +1,7 @@
 //! `POST /oauth` (start) and `POST /ocall` (finish) of an OAuth sign-in.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use coglex_common::web::{Caller, ErrorBody};
+use coglex_common::web::{Caller, ErrorBody, MaybeAuthUser};
 use coglex_common::ApiError;
 use serde::Serialize;
 use serde_json::Value;
@@ -11,7 +11,7 @@ use super::{string_field, State};
 use crate::domain::UserKey;
 use crate::oauth::Provider;
 use crate::sessions::Tokens;
-use crate::users;
+use crate::users::{self, Reach};
 
 /// An OAuth provider this service can sign in with (if configured).
 #[derive(ToSchema)]
@@ -110,7 +110,7 @@ pub(crate) struct OAuthFinishRequest {
 pub(crate) struct OAuthSignIn {
     /// The name the provider gave (empty if none).
     name: String,
-    /// The user's `_key`: the provider's verified email address, lower-cased.
+    /// The user's `_key`: the provider's email address, lower-cased.
     email: String,
     /// The user's id at the provider.
     identifier: String,
@@ -123,9 +123,16 @@ pub(crate) struct OAuthSignIn {
 /// Finish an OAuth sign-in
 ///
 /// Checks `state` and the starting client's `verifier`, exchanges the code with the provider,
-/// reads the user's verified email address and signs that user in, creating them on first use
-/// and linking the provider identity. A `state` works once and for ten minutes; a wrong
+/// reads the user's email address and signs that user in, creating them on first use and
+/// linking the provider identity. A `state` works once and for ten minutes; a wrong
 /// `verifier` does not use it up.
+///
+/// Google vouches for the address, so its sign-in reaches the address's account. Facebook
+/// does not say whether it verified the address: unless `FACEBOOK_EMAIL_VERIFIED` is set, its
+/// sign-in reaches only the account already linked to that Facebook identity, or makes a new
+/// one that a later proof of the address (a mailed code) takes over. An account the address
+/// already has is linked only when the request carries that account's session token
+/// (`Authorization: Bearer`); otherwise it is 409.
 #[utoipa::path(
     post,
     path = "/ocall",
@@ -133,13 +140,18 @@ pub(crate) struct OAuthSignIn {
     responses(
         (status = 200, description = "Signed in: the provider's profile and the session's tokens", body = OAuthSignIn),
         (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used, issued for another provider or redirect, or started with another `verifier`, a code the provider refused, or no verified email address", body = ErrorBody),
-        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid, or a Bearer token is", body = ErrorBody),
+        (status = 409, description = "The address has an account that this identity of a provider that does not vouch for addresses is not linked to; finish the sign-in with that account's session token to link it", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
         (status = 502, description = "The provider could not be reached or answered something unexpected", body = ErrorBody),
     ),
 )]
-pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub async fn finish_oauth(
+    state: State,
+    signed_in: MaybeAuthUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
     let redirect = string_field(&body, "redirect")?;
     let oauth_state = string_field(&body, "state")?;
@@ -152,12 +164,24 @@ pub async fn finish_oauth(state: State, body: web::Json<Value>) -> Result<HttpRe
     let key = UserKey::parse(&profile.email).map_err(|_| {
         ApiError::bad_request("the provider's email address cannot be used as a key")
     })?;
+    let reach = if profile.email_verified {
+        // The provider vouches for the address: what anyone else set on an unproven account
+        // for it goes first, the new link after.
+        super::confirm_owner(&state, &key, false).await?;
+        Reach::Vouched
+    } else if signed_in
+        .0
+        .is_some_and(|user| user.user_key == key.as_str())
+    {
+        Reach::Linking
+    } else {
+        Reach::Linked
+    };
+    let identity = (profile.provider, profile.identifier.as_str());
     let user = state
         .users
-        .upsert_linked(&key, profile.provider, &profile.identifier, &profile.name)
+        .upsert_linked(&key, identity, &profile.name, reach)
         .await?;
-    // The provider vouches for the address (only verified emails are taken).
-    super::confirm_owner(&state, &key, false).await?;
     let tokens = state
         .sessions
         .start(&users::user_id(&user)?, key.as_str())

@@ -155,3 +155,35 @@ pub fn code_in(mail: &test_support::smtp::Mail, digits: usize) -> String {
         .unwrap_or_else(|| panic!("no {digits}-digit code in {body:?}"))
         .to_owned()
 }
+
+/// How long a test waits for a mail to arrive.
+pub const MAIL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub async fn passgen(app: &TestApp, key: &str) -> reqwest::Response {
+    post(app, "/passgen", json!({ "_key": key })).await
+}
+
+pub async fn passver(app: &TestApp, key: &str, code: &str, otp_token: &str) -> reqwest::Response {
+    post(
+        app,
+        "/passver",
+        json!({ "_key": key, "_password": code, "token": otp_token }),
+    )
+    .await
+}
+
+/// The code in the mail to `to`: the only run of digits of the configured length.
+pub async fn code_mailed_to(smtp: &SmtpServer, to: &str, digits: usize) -> String {
+    let mail = smtp
+        .wait_for(to, MAIL_WAIT)
+        .await
+        .expect("the code was mailed");
+    code_in(&mail, digits)
+}
+
+/// Asks for a code for an existing user; returns the `otp_token` and the mailed code.
+pub async fn requested_code(app: &TestApp, smtp: &SmtpServer, key: &str) -> (String, String) {
+    let body = json(passgen(app, key).await).await;
+    let otp_token = body["otp_token"].as_str().expect("an otp_token").to_owned();
+    (otp_token, code_mailed_to(smtp, key, 6).await)
+}

@@ -50,18 +50,17 @@ async fn finish(
     redirect: &str,
     back: &Callback,
 ) -> reqwest::Response {
-    post(
-        app,
-        "/ocall",
-        json!({
-            "provider": provider,
-            "redirect": redirect,
-            "state": back.state,
-            "verifier": back.verifier,
-            "code": back.code,
-        }),
-    )
-    .await
+    post(app, "/ocall", finishing(provider, redirect, back)).await
+}
+
+fn finishing(provider: &str, redirect: &str, back: &Callback) -> Value {
+    json!({
+        "provider": provider,
+        "redirect": redirect,
+        "state": back.state,
+        "verifier": back.verifier,
+        "code": back.code,
+    })
 }
 
 fn query(url: &reqwest::Url) -> HashMap<String, String> {
@@ -547,4 +546,154 @@ async fn starts_are_limited_per_client() {
 
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().contains_key("retry-after"));
+}
+
+fn grace() -> ProviderUser {
+    ProviderUser::new("10158", "Grace Hopper", "grace@example.com")
+}
+
+async fn facebook_sign_in(app: &TestApp, facebook: &FakeOAuth) -> reqwest::Response {
+    let back = consent(app, facebook, "facebook", REDIRECT).await;
+    finish(app, "facebook", REDIRECT, &back).await
+}
+
+/// [`facebook_sign_in`] from a client signed in with `session`.
+async fn facebook_sign_in_as(
+    app: &TestApp,
+    facebook: &FakeOAuth,
+    session: &str,
+) -> reqwest::Response {
+    let back = consent(app, facebook, "facebook", REDIRECT).await;
+    app.post(&format!("{BASE}/ocall"))
+        .bearer_auth(session)
+        .json(&finishing("facebook", REDIRECT, &back))
+        .send()
+        .await
+        .expect("auth-svc answers")
+}
+
+fn linked_identities(user: &Document) -> Vec<(String, String)> {
+    let Ok(links) = user.get_array("_providers") else {
+        return Vec::new();
+    };
+    links
+        .iter()
+        .map(|link| {
+            let link = link.as_document().unwrap();
+            let field = |name| link.get_str(name).unwrap().to_owned();
+            (field("provider"), field("identifier"))
+        })
+        .collect()
+}
+
+// Facebook does not say whether it verified the address it shares: anyone may have put
+// someone else's there.
+
+#[tokio::test]
+async fn a_facebook_sign_in_does_not_reach_an_account_it_is_not_linked_to() {
+    let (facebook, app) = facebook_app(grace()).await;
+    new_session(&app, "grace@example.com").await;
+    let mallory = new_session(&app, "mallory@example.com").await;
+
+    let plain = facebook_sign_in(&app, &facebook).await;
+    let from_another_account = facebook_sign_in_as(&app, &facebook, token(&mallory)).await;
+
+    for response in [plain, from_another_account] {
+        assert_eq!(response.status(), 409);
+        assert_eq!(error_code(response).await, "conflict");
+    }
+    let user = stored_user(&app, "grace@example.com").await.unwrap();
+    assert!(linked_identities(&user).is_empty());
+    assert_eq!(
+        sign_in(&app, "grace@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_account_links_facebook_from_its_own_session() {
+    let (facebook, app) = facebook_app(grace()).await;
+    let session = new_session(&app, "grace@example.com").await;
+
+    let linked = facebook_sign_in_as(&app, &facebook, token(&session)).await;
+    assert_eq!(linked.status(), 200);
+    let again = facebook_sign_in(&app, &facebook).await;
+
+    assert_eq!(again.status(), 200);
+    let user = stored_user(&app, "grace@example.com").await.unwrap();
+    assert_eq!(
+        linked_identities(&user),
+        [("facebook".to_owned(), "10158".to_owned())]
+    );
+    let signed_in = json(again).await;
+    assert_eq!(
+        profile_status(&app, "grace@example.com", token(&signed_in)).await,
+        200
+    );
+    // Linking is no proof of the address: nothing the account had is taken from it.
+    assert_eq!(
+        profile_status(&app, "grace@example.com", token(&session)).await,
+        200
+    );
+    assert_eq!(
+        sign_in(&app, "grace@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_account_facebook_made_goes_to_whoever_proves_the_address() {
+    let facebook = FakeOAuth::start(Flavor::Facebook, grace()).await;
+    let smtp = SmtpServer::start().await;
+    let mut pairs = facebook.settings();
+    pairs.extend(smtp.settings());
+    let app = spawn_with_pairs(pairs, &[("OAUTH_REDIRECT_ALLOWLIST", REDIRECT)]).await;
+    let made = facebook_sign_in(&app, &facebook).await;
+    assert_eq!(made.status(), 200);
+    let maker = json(made).await;
+
+    let (otp_token, code) = requested_code(&app, &smtp, "grace@example.com").await;
+    let proven = passver(&app, "grace@example.com", &code, &otp_token).await;
+
+    assert_eq!(proven.status(), 200);
+    let user = stored_user(&app, "grace@example.com").await.unwrap();
+    assert!(linked_identities(&user).is_empty());
+    assert_eq!(user.get_bool("_verified"), Ok(true));
+    assert_eq!(
+        profile_status(&app, "grace@example.com", token(&maker)).await,
+        401
+    );
+    assert_eq!(facebook_sign_in(&app, &facebook).await.status(), 409);
+}
+
+#[tokio::test]
+async fn facebook_can_be_trusted_to_vouch_for_addresses() {
+    let facebook = FakeOAuth::start(Flavor::Facebook, grace()).await;
+    let app = spawn_with_pairs(
+        facebook.settings(),
+        &[
+            ("OAUTH_REDIRECT_ALLOWLIST", REDIRECT),
+            ("FACEBOOK_EMAIL_VERIFIED", "true"),
+        ],
+    )
+    .await;
+    let squatter = new_session(&app, "grace@example.com").await;
+
+    let response = facebook_sign_in(&app, &facebook).await;
+
+    assert_eq!(response.status(), 200);
+    let user = stored_user(&app, "grace@example.com").await.unwrap();
+    assert_eq!(
+        user.get_object_id("_id").unwrap().to_hex(),
+        squatter["user"]["_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        linked_identities(&user),
+        [("facebook".to_owned(), "10158".to_owned())]
+    );
+    assert!(!user.contains_key("_password"));
+    assert_eq!(
+        profile_status(&app, "grace@example.com", token(&squatter)).await,
+        401
+    );
 }

@@ -9,25 +9,10 @@ use test_support::TestApp;
 
 use crate::helpers::*;
 
-const MAIL_WAIT: Duration = Duration::from_secs(10);
-
 async fn app_with_mail(overrides: &[(&str, &str)]) -> (TestApp, SmtpServer) {
     let smtp = SmtpServer::start().await;
     let app = spawn_with_pairs(smtp.settings(), overrides).await;
     (app, smtp)
-}
-
-async fn passgen(app: &TestApp, key: &str) -> reqwest::Response {
-    post(app, "/passgen", json!({ "_key": key })).await
-}
-
-async fn passver(app: &TestApp, key: &str, code: &str, otp_token: &str) -> reqwest::Response {
-    post(
-        app,
-        "/passver",
-        json!({ "_key": key, "_password": code, "token": otp_token }),
-    )
-    .await
 }
 
 /// [`passver`] with a session token.
@@ -44,22 +29,6 @@ async fn passver_signed_in(
         .send()
         .await
         .expect("auth-svc answers")
-}
-
-/// The code in the mail to `to`: the only run of digits of the configured length.
-async fn code_mailed_to(smtp: &SmtpServer, to: &str, digits: usize) -> String {
-    let mail = smtp
-        .wait_for(to, MAIL_WAIT)
-        .await
-        .expect("the code was mailed");
-    code_in(&mail, digits)
-}
-
-/// Asks for a code for an existing user; returns the `otp_token` and the mailed code.
-async fn requested_code(app: &TestApp, smtp: &SmtpServer, key: &str) -> (String, String) {
-    let body = json(passgen(app, key).await).await;
-    let otp_token = body["otp_token"].as_str().expect("an otp_token").to_owned();
-    (otp_token, code_mailed_to(smtp, key, 6).await)
 }
 
 fn other_code(code: &str) -> String {
