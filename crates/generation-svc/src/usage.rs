@@ -220,15 +220,22 @@ impl UsageLedger {
             let taken = deadline(2 * DEADLINE, ledger.take(&held, quota))
                 .await
                 .and_then(|taken| taken);
-            if let Err(Ok(())) = tell.send(taken) {
-                ledger.settle_in_background(held, None);
+            let day = taken.as_ref().ok().cloned();
+            if let Err(Ok(_)) = tell.send(taken.map(drop)) {
+                ledger.settle_in_background(held.clone(), None);
+            }
+            // Housekeeping once the caller has its answer: a failure here refuses no one.
+            if let Some(day) = day {
+                if let Err(err) = ledger.reclaim(&held, &day).await {
+                    tracing::warn!(day = %held.day_id, error = %err, "could not give back stale token holds");
+                }
             }
         });
         outcome_within(DEADLINE, answer).await
     }
 
-    /// Takes the hold, and gives back the holds that calls long over left on its day.
-    async fn take(&self, held: &Held, quota: u64) -> Result<(), ApiError> {
+    /// Takes the hold, answering the holds its day had before.
+    async fn take(&self, held: &Held, quota: u64) -> Result<Document, ApiError> {
         let tokens = saturating_i64(held.tokens);
         for _ in 0..3 {
             // Matches only a day under the quota; on a day at it, the upsert's insert meets the
@@ -248,13 +255,7 @@ impl UsageLedger {
                 .projection(doc! { HOLDS: 1 })
                 .await;
             match taken {
-                Ok(before) => {
-                    // Housekeeping: the hold is taken, so a failure here must not refuse it.
-                    if let Err(err) = self.reclaim(held, &before.unwrap_or_default()).await {
-                        tracing::warn!(day = %held.day_id, error = %err, "could not give back stale token holds");
-                    }
-                    return Ok(());
-                }
+                Ok(before) => return Ok(before.unwrap_or_default()),
                 Err(err) if is_duplicate_key(&err) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -333,19 +334,27 @@ impl UsageLedger {
                 _ => continue,
             }
             let path = format!("{HOLDS}.{id}");
-            let gone = self
-                .collection
-                .update_one(
-                    doc! { "_id": &held.day_id, &path: { "$exists": true } },
-                    doc! {
-                        "$unset": { &path: "" },
-                        "$inc": { "committed": -saturating_i64(tokens) },
-                    },
-                )
-                .await?;
-            reclaimed |= gone.modified_count == 1;
+            let gone = doc! { "committed": -saturating_i64(tokens) };
+            reclaimed |= self.release(&held.day_id, &path, gone).await?;
         }
         Ok(reclaimed)
+    }
+
+    /// Removes the hold at `path` from its day, with `inc`, if it is still there; answers
+    /// whether it was.
+    async fn release(&self, day_id: &str, path: &str, inc: Document) -> Result<bool, ApiError> {
+        let released = self
+            .collection
+            .update_one(
+                doc! { "_id": day_id, path: { "$exists": true } },
+                doc! {
+                    "$inc": inc,
+                    "$unset": { path: "" },
+                    "$set": { "updated_at": DateTime::now() },
+                },
+            )
+            .await?;
+        Ok(released.modified_count == 1)
     }
 
     /// Adds what a call used to its day and gives its hold back, in one write. A hold that was
@@ -366,18 +375,7 @@ impl UsageLedger {
             let mut inc = used.clone().unwrap_or_default();
             let committed = inc.get_i64("committed").unwrap_or(0);
             inc.insert("committed", committed.saturating_sub(tokens));
-            let released = self
-                .collection
-                .update_one(
-                    doc! { "_id": &held.day_id, &held.path: { "$exists": true } },
-                    doc! {
-                        "$inc": inc,
-                        "$unset": { &held.path: "" },
-                        "$set": { "updated_at": now },
-                    },
-                )
-                .await?;
-            if released.matched_count == 1 {
+            if self.release(&held.day_id, &held.path, inc).await? {
                 return Ok(());
             }
         }

@@ -244,14 +244,19 @@ async fn leave_hold(app: &GenerationApp, user_id: &str, tokens: i64, minutes_ago
 
 /// Today's usage record of `user_id` once no call holds any of it.
 async fn settled_usage_of(app: &GenerationApp, user_id: &str) -> Document {
+    usage_once_held(app, user_id, 0).await
+}
+
+/// Today's usage record of `user_id` once its calls hold `tokens`.
+async fn usage_once_held(app: &GenerationApp, user_id: &str, tokens: i64) -> Document {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         if let Some(usage) = app.usage_of(user_id).await {
-            if held_in(&usage) == 0 {
+            if held_in(&usage) == tokens {
                 return usage;
             }
         }
-        assert!(Instant::now() < deadline, "a hold was never given back");
+        assert!(Instant::now() < deadline, "holds were never given back");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -426,6 +431,6 @@ async fn old_holds_give_way_to_the_next_call_even_under_the_quota() {
 
     assert_eq!(next.status(), 200);
     let spent = spent + spent_by(next).await;
-    let usage = app.usage_of(&user.user_id).await.unwrap();
+    let usage = usage_once_held(&app, &user.user_id, 500).await;
     assert_eq!(ledger_of(&usage), (spent, spent + 500, 500));
 }
