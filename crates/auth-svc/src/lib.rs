@@ -100,6 +100,8 @@ pub async fn build(source: ConfigSource) -> anyhow::Result<Application> {
     let settings: Settings = source.get()?;
     settings.validate()?;
     let state = std::sync::Arc::new(AuthState::new(&core, settings)?);
+    // Before the first sign-in: a wrong password waits as long as the slowest hash verifies.
+    coglex_common::password::calibrate().await;
     // The unique `_key` index must exist before sign-ups race; without it (the database not up
     // yet, or duplicate keys in data carried over) the service still starts, creates no
     // account (503) and keeps trying in the background.

@@ -135,6 +135,40 @@ pub async fn verify_async(
     Ok(verdict)
 }
 
+/// The bcrypt cost of the original's hashes (`bcrypt.gensalt()`'s default).
+const LEGACY_BCRYPT_COST: u32 = 12;
+
+/// Times the kinds of hash a store of users carried over from the original holds, before any
+/// sign-in meets them: otherwise each process's first wrong password for a legacy account
+/// would still stand out. Once per process, taking the faster of two runs so that a busy
+/// start does not set a high floor; later calls wait for the first.
+pub async fn calibrate() {
+    static CALIBRATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CALIBRATED
+        .get_or_init(|| async {
+            let timed = limited(slots(), SLOT_WAIT, || {
+                let legacy =
+                    bcrypt::hash_with_result("coglex-timing-equaliser", LEGACY_BCRYPT_COST)
+                        .map(|hash| hash.format_for_version(bcrypt::Version::TwoB));
+                for hash in legacy.iter().map(String::as_str).chain([dummy_hash()]) {
+                    let fastest = (0..2)
+                        .map(|_| {
+                            let started = Instant::now();
+                            let _ = verify("coglex-timing-equaliser", hash);
+                            started.elapsed()
+                        })
+                        .min()
+                        .unwrap_or_default();
+                    timings().record(kind_of(hash), fastest);
+                }
+            });
+            if let Err(err) = timed.await {
+                tracing::warn!(error = %err, "could not time the kinds of password hash");
+            }
+        })
+        .await;
+}
+
 /// How long each kind of stored hash (algorithm and cost) takes to verify, lately.
 #[derive(Default)]
 struct Timings {
@@ -360,6 +394,14 @@ mod tests {
             timings.record(&format!("kind {kind}"), Duration::from_secs(9));
         }
         assert_eq!(timings.by_kind.lock().unwrap().len(), MAX_KINDS);
+    }
+
+    #[tokio::test]
+    async fn the_originals_bcrypt_hashes_are_timed_before_any_sign_in_meets_one() {
+        calibrate().await;
+        let by_kind = timings().by_kind.lock().unwrap();
+        assert!(by_kind.contains_key("$2b$12"), "{:?}", by_kind.keys());
+        assert!(by_kind.contains_key(kind_of(dummy_hash())));
     }
 
     #[tokio::test]
