@@ -185,6 +185,11 @@ impl Sessions {
         Ok(ended)
     }
 
+    /// Whether the session `session_id` is live as the database has it now (not as cached).
+    pub async fn is_live(&self, session_id: &str) -> Result<bool, ApiError> {
+        self.core.sessions.is_active_now(session_id).await
+    }
+
     /// Ends the session `session_id`, at once in this process; returns how many ended.
     pub async fn end_session(&self, session_id: &str) -> Result<u64, ApiError> {
         let ended = self

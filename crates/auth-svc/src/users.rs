@@ -33,9 +33,9 @@ pub enum Reach {
     Vouched,
     /// It does not: the account already linked to this identity, or a new one, unproven.
     Linked,
-    /// It does not, but the request holds a session of the address's account: that account,
-    /// linked to the identity from now on.
-    Linking,
+    /// It does not, but the request holds a session of the address's account, this user id:
+    /// that account, linked to the identity from now on.
+    Linking(ObjectId),
 }
 
 /// Seconds a client is told to wait while the unique index is missing.
@@ -185,7 +185,8 @@ impl Users {
     /// or an unvouched provider made and nobody proved yet loses its password and its provider
     /// links, unless `keep_password` (the prover also holds one of its live sessions, so
     /// knows the password): whoever set them may not own the address. Returns that account's
-    /// user id, whose sessions must end before [`Users::mark_proven`]: the account stays unproven until then, so a claim cut off in
+    /// user id, whose sessions must end before [`Users::mark_proven`] (and again after it:
+    /// a sign-in may have started one meanwhile): the account stays unproven until then, so a claim cut off in
     /// between (a timeout, a restart) is finished by the owner's next proof. Accounts carried
     /// over from the original (no `_verified`) are left as they were.
     pub async fn claim(
@@ -194,7 +195,7 @@ impl Users {
         keep_password: bool,
     ) -> Result<Option<String>, ApiError> {
         if keep_password {
-            self.mark_proven(key).await?;
+            self.mark_proven(key, false).await?;
             return Ok(None);
         }
         let claim = self
@@ -210,12 +211,16 @@ impl Users {
         }
     }
 
-    /// The last step of a claim: the address's owner now holds the account.
-    pub async fn mark_proven(&self, key: &UserKey) -> Result<(), ApiError> {
-        let proven = self.users.update_one(
-            doc! { KEY: key.as_str(), VERIFIED: false },
-            doc! { "$set": { VERIFIED: true } },
-        );
+    /// The last step of a claim: the address's owner now holds the account. With
+    /// `drop_links`, provider links made while the claim ran go too.
+    pub async fn mark_proven(&self, key: &UserKey, drop_links: bool) -> Result<(), ApiError> {
+        let mut proven = doc! { "$set": { VERIFIED: true } };
+        if drop_links {
+            proven.insert("$unset", doc! { PROVIDERS: "" });
+        }
+        let proven = self
+            .users
+            .update_one(doc! { KEY: key.as_str(), VERIFIED: false }, proven);
         bounded(self.limit, proven).await?;
         Ok(())
     }
@@ -245,11 +250,14 @@ impl Users {
     ) -> Result<Document, ApiError> {
         self.check_unique_key()?;
         let identity = doc! { "provider": provider, "identifier": identifier };
-        let mut filter = doc! { KEY: key.as_str() };
-        if reach == Reach::Linked {
+        let filter = match reach {
+            Reach::Vouched => doc! { KEY: key.as_str() },
             // Another account with the address makes the upsert's insert meet the unique key.
-            filter.insert(PROVIDERS, doc! { "$elemMatch": identity.clone() });
-        }
+            Reach::Linked => {
+                doc! { KEY: key.as_str(), PROVIDERS: { "$elemMatch": identity.clone() } }
+            }
+            Reach::Linking(id) => doc! { "_id": id, KEY: key.as_str() },
+        };
         let update = doc! {
             "$setOnInsert": {
                 "_id": ObjectId::new(),
@@ -262,7 +270,7 @@ impl Users {
         let upsert = || {
             self.users
                 .find_one_and_update(filter.clone(), update.clone())
-                .upsert(true)
+                .upsert(!matches!(reach, Reach::Linking(_)))
                 .return_document(ReturnDocument::After)
         };
         let mut upserted = deadline(self.limit, upsert()).await?;
@@ -272,19 +280,53 @@ impl Users {
         }
         match upserted {
             Ok(Some(user)) => Ok(user),
+            // The signed-in account was deleted meanwhile.
+            Ok(None) if matches!(reach, Reach::Linking(_)) => Err(not_linked(provider)),
             Ok(None) => Err(ApiError::internal(anyhow::anyhow!(
                 "upsert returned no document"
             ))),
-            Err(e) if reach == Reach::Linked && is_duplicate_key(&e) => {
-                Err(ApiError::conflict(format!(
-                    "an account with this email address exists, and this {provider} account is \
-                     not linked to it: sign in to it, then finish the {provider} sign-in with \
-                     its session token to link them"
-                )))
-            }
+            Err(e) if reach == Reach::Linked && is_duplicate_key(&e) => Err(not_linked(provider)),
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Whether the user `id` is still linked to the provider identity.
+    pub async fn still_linked(
+        &self,
+        id: &ObjectId,
+        (provider, identifier): (&str, &str),
+    ) -> Result<bool, ApiError> {
+        let identity = doc! { "provider": provider, "identifier": identifier };
+        let found = self
+            .users
+            .find_one(doc! { "_id": id, PROVIDERS: { "$elemMatch": identity } })
+            .projection(doc! { "_id": 1 });
+        Ok(bounded(self.limit, found).await?.is_some())
+    }
+
+    /// Removes the user's link to the provider identity.
+    pub async fn unlink(
+        &self,
+        id: &ObjectId,
+        (provider, identifier): (&str, &str),
+    ) -> Result<(), ApiError> {
+        let identity = doc! { "provider": provider, "identifier": identifier };
+        let unlink = self.users.update_one(
+            doc! { "_id": id },
+            doc! { "$pull": { PROVIDERS: identity } },
+        );
+        bounded(self.limit, unlink).await?;
+        Ok(())
+    }
+}
+
+/// The refusal of a sign-in with a provider identity the address's account is not linked to.
+pub fn not_linked(provider: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "an account with this email address exists, and this {provider} account is not linked \
+         to it: sign in to it, then finish the {provider} sign-in with its session token to \
+         link them"
+    ))
 }
 
 /// The user as clients see it: `_id`, `_key` and their own fields; never hashes or other

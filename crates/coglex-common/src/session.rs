@@ -85,6 +85,12 @@ impl SessionStore {
         if let Some(active) = self.cached(session_id) {
             return Ok(active);
         }
+        self.is_active_now(session_id).await
+    }
+
+    /// [`Self::is_active`] as the database has it now, never from the cache: for a check that
+    /// must see a revocation made a moment ago.
+    pub async fn is_active_now(&self, session_id: &str) -> Result<bool, ApiError> {
         let filter = doc! {
             "_id": session_id,
             fields::REVOKED_AT: null,

@@ -81,17 +81,21 @@ fn string_field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// After the owner of `key` proved it: an account someone may have made for that address
-/// with `/signup` loses the password set there and every session started with it, so that
-/// whoever made it keeps no way in; unless `keep_password`, when the prover is signed in to
-/// that very account (so knows its password).
+/// (with `/signup`, or a Facebook sign-in) loses the password and provider links set there and
+/// every session started with them, so that whoever made it keeps no way in; unless
+/// `keep_password`, when the prover is signed in to that very account (so knows its
+/// password).
 async fn confirm_owner(
     state: &AuthState,
     key: &UserKey,
     keep_password: bool,
 ) -> Result<(), ApiError> {
     if let Some(user_id) = state.users.claim(key, keep_password).await? {
-        let ended = state.sessions.end_all(&user_id).await?;
-        state.users.mark_proven(key).await?;
+        let mut ended = state.sessions.end_all(&user_id).await?;
+        state.users.mark_proven(key, true).await?;
+        // A sign-in that reached the account before the claim may have started a session
+        // since: it ends too.
+        ended += state.sessions.end_all(&user_id).await?;
         tracing::info!(
             user_id,
             ended,

@@ -1,8 +1,9 @@
 //! `POST /oauth` (start) and `POST /ocall` (finish) of an OAuth sign-in.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use coglex_common::web::{Caller, ErrorBody, MaybeAuthUser};
+use coglex_common::web::{AuthUser, Caller, ErrorBody, MaybeAuthUser};
 use coglex_common::ApiError;
+use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -136,11 +137,12 @@ pub(crate) struct OAuthSignIn {
 #[utoipa::path(
     post,
     path = "/ocall",
+    security(("bearer" = []), ()),
     request_body(content = OAuthFinishRequest, description = "What the provider handed back"),
     responses(
         (status = 200, description = "Signed in: the provider's profile and the session's tokens", body = OAuthSignIn),
-        (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used, issued for another provider or redirect, or started with another `verifier`, a code the provider refused, or no verified email address", body = ErrorBody),
-        (status = 401, description = "`X-API-Key` is missing or not valid, or a Bearer token is", body = ErrorBody),
+        (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used, issued for another provider or redirect, or started with another `verifier`, a code the provider refused, no email address, or one Google did not verify", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
         (status = 409, description = "The address has an account that this identity of a provider that does not vouch for addresses is not linked to; finish the sign-in with that account's session token to link it", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
@@ -149,7 +151,7 @@ pub(crate) struct OAuthSignIn {
 )]
 pub async fn finish_oauth(
     state: State,
-    signed_in: MaybeAuthUser,
+    signed_in: Result<MaybeAuthUser, ApiError>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
@@ -164,28 +166,34 @@ pub async fn finish_oauth(
     let key = UserKey::parse(&profile.email).map_err(|_| {
         ApiError::bad_request("the provider's email address cannot be used as a key")
     })?;
-    let reach = if profile.email_verified {
-        // The provider vouches for the address: what anyone else set on an unproven account
-        // for it goes first, the new link after.
-        super::confirm_owner(&state, &key, false).await?;
-        Reach::Vouched
-    } else if signed_in
-        .0
-        .is_some_and(|user| user.user_key == key.as_str())
-    {
-        Reach::Linking
-    } else {
-        Reach::Linked
+    // Only linking needs a session: a stale token an app sends along stops no sign-in.
+    let linking = signed_in
+        .ok()
+        .and_then(|signed_in| signed_in.0)
+        .filter(|user| user.user_key == key.as_str());
+    let reach = match &linking {
+        _ if profile.email_verified => {
+            // The provider vouches for the address: what anyone else set on an unproven
+            // account for it goes first, the new link after.
+            super::confirm_owner(&state, &key, false).await?;
+            Reach::Vouched
+        }
+        Some(user) => {
+            Reach::Linking(ObjectId::parse_str(&user.user_id).map_err(ApiError::internal)?)
+        }
+        None => Reach::Linked,
     };
     let identity = (profile.provider, profile.identifier.as_str());
     let user = state
         .users
         .upsert_linked(&key, identity, &profile.name, reach)
         .await?;
-    let tokens = state
-        .sessions
-        .start(&users::user_id(&user)?, key.as_str())
-        .await?;
+    let id = user.get_object_id("_id").map_err(ApiError::internal)?;
+    let tokens = state.sessions.start(&id.to_hex(), key.as_str()).await?;
+    if reach != Reach::Vouched && !still_reached(&state, &id, identity, linking.as_ref()).await? {
+        state.sessions.end_session(tokens.session_id()).await?;
+        return Err(users::not_linked(profile.provider));
+    }
     Ok(HttpResponse::Ok().json(OAuthSignIn {
         name: profile.name,
         email: key.as_str().to_owned(),
@@ -193,4 +201,23 @@ pub async fn finish_oauth(
         provider: profile.provider,
         tokens,
     }))
+}
+
+/// Whether a sign-in its provider does not vouch for still reaches the account now that its
+/// session started. The address's owner may have proven it meanwhile: that removes the
+/// account's links and ends its sessions, the one asking to link among them, and a session
+/// started after that must not live, nor a link made with a session that ended.
+async fn still_reached(
+    state: &State,
+    id: &ObjectId,
+    identity: (&str, &str),
+    linking: Option<&AuthUser>,
+) -> Result<bool, ApiError> {
+    if let Some(user) = linking {
+        if !state.sessions.is_live(&user.session_id).await? {
+            state.users.unlink(id, identity).await?;
+            return Ok(false);
+        }
+    }
+    state.users.still_linked(id, identity).await
 }

@@ -563,10 +563,20 @@ async fn facebook_sign_in_as(
     facebook: &FakeOAuth,
     session: &str,
 ) -> reqwest::Response {
-    let back = consent(app, facebook, "facebook", REDIRECT).await;
+    sign_in_with_session(app, facebook, "facebook", session).await
+}
+
+/// A sign-in with `provider` that sends `session` as its Bearer token.
+async fn sign_in_with_session(
+    app: &TestApp,
+    fake: &FakeOAuth,
+    provider: &str,
+    session: &str,
+) -> reqwest::Response {
+    let back = consent(app, fake, provider, REDIRECT).await;
     app.post(&format!("{BASE}/ocall"))
         .bearer_auth(session)
-        .json(&finishing("facebook", REDIRECT, &back))
+        .json(&finishing(provider, REDIRECT, &back))
         .send()
         .await
         .expect("auth-svc answers")
@@ -696,4 +706,55 @@ async fn facebook_can_be_trusted_to_vouch_for_addresses() {
         profile_status(&app, "grace@example.com", token(&squatter)).await,
         401
     );
+}
+
+#[tokio::test]
+async fn a_link_asked_for_with_a_session_that_ended_meanwhile_is_undone() {
+    let facebook = FakeOAuth::start(Flavor::Facebook, grace()).await;
+    let app = spawn_with_pairs(
+        facebook.settings(),
+        &[
+            ("OAUTH_REDIRECT_ALLOWLIST", REDIRECT),
+            ("SESSION_CACHE_TTL_MS", "60000"),
+        ],
+    )
+    .await;
+    let session = new_session(&app, "grace@example.com").await;
+    // The service checked the session a moment ago, and trusts that check for a while.
+    assert_eq!(
+        profile_status(&app, "grace@example.com", token(&session)).await,
+        200
+    );
+    // Then the address's owner proved it elsewhere, which ended the account's sessions.
+    app.database
+        .collection::<Document>("_SESSIONS")
+        .update_many(doc! {}, doc! { "$set": { "revoked_at": DateTime::now() } })
+        .await
+        .unwrap();
+
+    let response = facebook_sign_in_as(&app, &facebook, token(&session)).await;
+
+    assert_eq!(response.status(), 409);
+    let user = stored_user(&app, "grace@example.com").await.unwrap();
+    assert!(linked_identities(&user).is_empty());
+    let live = app
+        .database
+        .collection::<Document>("_SESSIONS")
+        .count_documents(doc! { "revoked_at": null })
+        .await
+        .unwrap();
+    assert_eq!(live, 0, "the sign-in's own session was ended");
+}
+
+#[tokio::test]
+async fn a_stale_session_token_sent_along_stops_no_sign_in() {
+    let google = FakeOAuth::start(Flavor::Google, ada()).await;
+    let app = app_for(&[&google], REDIRECT).await;
+    let session = new_session(&app, "someone@example.com").await;
+    assert_eq!(sign_out(&app, token(&session), None).await.status(), 200);
+
+    for stale in [token(&session), "not-a-token"] {
+        let response = sign_in_with_session(&app, &google, "google", stale).await;
+        assert_eq!(response.status(), 200, "{stale}");
+    }
 }
