@@ -84,9 +84,6 @@ struct Endpoints {
 pub struct Profile {
     pub name: String,
     pub email: String,
-    /// Whether the provider vouches that `email` is its user's: Google says so per account,
-    /// Facebook only as configured (`FACEBOOK_EMAIL_VERIFIED`).
-    pub email_verified: bool,
     pub identifier: String,
     pub provider: &'static str,
 }
@@ -163,6 +160,16 @@ impl OAuth {
     /// Authorization requests disappear ten minutes after they start.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         coglex_common::mongo::expire_records(&self.states).await
+    }
+
+    /// Whether the provider's word proves that the email it shares is its user's: Google's
+    /// (only verified addresses are taken), Facebook's only as configured
+    /// (`FACEBOOK_EMAIL_VERIFIED`), since it does not document that it verified them.
+    pub fn vouches(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Google => true,
+            Provider::Facebook => self.facebook_email_verified,
+        }
     }
 
     fn endpoints(&self, provider: Provider) -> Result<&Endpoints, ApiError> {
@@ -287,15 +294,13 @@ impl OAuth {
             .and_then(Value::as_str)
             .filter(|e| !e.is_empty())
             .ok_or_else(refused)?;
-        let email_verified = match provider {
-            // An address Google did not verify may be another account's here: refused.
-            Provider::Google => match profile.get("email_verified").and_then(Value::as_bool) {
-                Some(true) => true,
-                _ => return Err(refused()),
-            },
-            // Facebook tells nothing either way.
-            Provider::Facebook => self.facebook_email_verified,
-        };
+        // An address Google did not verify may be another account's here. Facebook tells
+        // nothing either way (see [`Self::vouches`]).
+        if provider == Provider::Google
+            && profile.get("email_verified").and_then(Value::as_bool) != Some(true)
+        {
+            return Err(refused());
+        }
         let identifier = match provider {
             Provider::Google => profile.get("sub"),
             Provider::Facebook => profile.get("id"),
@@ -316,7 +321,6 @@ impl OAuth {
                 .unwrap_or_default()
                 .to_owned(),
             email: email.to_owned(),
-            email_verified,
             identifier,
             provider: provider.name(),
         })

@@ -33,9 +33,10 @@ pub enum Reach {
     Vouched,
     /// It does not: the account already linked to this identity, or a new one, unproven.
     Linked,
-    /// It does not, but the request holds a session of the address's account, this user id:
-    /// that account, linked to the identity from now on.
-    Linking(ObjectId),
+    /// It does not, but the request holds a session of the address's account, user `id`:
+    /// that account, linked to the identity from now on, if still `unproven` as it was when
+    /// the session was checked (a claim meanwhile proved it and ended that session).
+    Linking { id: ObjectId, unproven: bool },
 }
 
 /// Seconds a client is told to wait while the unique index is missing.
@@ -212,8 +213,9 @@ impl Users {
     }
 
     /// The last step of a claim: the address's owner now holds the account. With
-    /// `drop_links`, provider links made while the claim ran go too.
-    pub async fn mark_proven(&self, key: &UserKey, drop_links: bool) -> Result<(), ApiError> {
+    /// `drop_links`, provider links made while the claim ran go too. Answers whether this
+    /// call proved it (another proof may have been first).
+    pub async fn mark_proven(&self, key: &UserKey, drop_links: bool) -> Result<bool, ApiError> {
         let mut proven = doc! { "$set": { VERIFIED: true } };
         if drop_links {
             proven.insert("$unset", doc! { PROVIDERS: "" });
@@ -221,8 +223,7 @@ impl Users {
         let proven = self
             .users
             .update_one(doc! { KEY: key.as_str(), VERIFIED: false }, proven);
-        bounded(self.limit, proven).await?;
-        Ok(())
+        Ok(bounded(self.limit, proven).await?.matched_count == 1)
     }
 
     /// Whether the user `id` still has the password hash `hash`: a sign-in that verified it
@@ -256,7 +257,13 @@ impl Users {
             Reach::Linked => {
                 doc! { KEY: key.as_str(), PROVIDERS: { "$elemMatch": identity.clone() } }
             }
-            Reach::Linking(id) => doc! { "_id": id, KEY: key.as_str() },
+            Reach::Linking { id, unproven } => {
+                let mut filter = doc! { "_id": id, KEY: key.as_str() };
+                if unproven {
+                    filter.insert(VERIFIED, false);
+                }
+                filter
+            }
         };
         let update = doc! {
             "$setOnInsert": {
@@ -270,7 +277,7 @@ impl Users {
         let upsert = || {
             self.users
                 .find_one_and_update(filter.clone(), update.clone())
-                .upsert(!matches!(reach, Reach::Linking(_)))
+                .upsert(!matches!(reach, Reach::Linking { .. }))
                 .return_document(ReturnDocument::After)
         };
         let mut upserted = deadline(self.limit, upsert()).await?;
@@ -280,8 +287,8 @@ impl Users {
         }
         match upserted {
             Ok(Some(user)) => Ok(user),
-            // The signed-in account was deleted meanwhile.
-            Ok(None) if matches!(reach, Reach::Linking(_)) => Err(not_linked(provider)),
+            // The signed-in account was deleted, or claimed, meanwhile.
+            Ok(None) if matches!(reach, Reach::Linking { .. }) => Err(not_linked(provider)),
             Ok(None) => Err(ApiError::internal(anyhow::anyhow!(
                 "upsert returned no document"
             ))),
@@ -304,19 +311,13 @@ impl Users {
         Ok(bounded(self.limit, found).await?.is_some())
     }
 
-    /// Removes the user's link to the provider identity.
-    pub async fn unlink(
-        &self,
-        id: &ObjectId,
-        (provider, identifier): (&str, &str),
-    ) -> Result<(), ApiError> {
-        let identity = doc! { "provider": provider, "identifier": identifier };
-        let unlink = self.users.update_one(
-            doc! { "_id": id },
-            doc! { "$pull": { PROVIDERS: identity } },
-        );
-        bounded(self.limit, unlink).await?;
-        Ok(())
+    /// Whether the user `id` is an account nobody proved the address of yet.
+    pub async fn is_unproven(&self, id: &ObjectId) -> Result<bool, ApiError> {
+        let found = self
+            .users
+            .find_one(doc! { "_id": id, VERIFIED: false })
+            .projection(doc! { "_id": 1 });
+        Ok(bounded(self.limit, found).await?.is_some())
     }
 }
 

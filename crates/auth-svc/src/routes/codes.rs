@@ -146,8 +146,9 @@ pub(crate) struct CodeVerified {
 /// Checks a code against the `otp_token` it was issued with. A valid code is consumed (single
 /// use); each wrong code costs one of `OTP_MAX_ATTEMPTS` tries, after which the code is dead
 /// (429). When the address belongs to a user, a valid code also signs them in, and proves the
-/// address: an account `/signup` made that nobody proved yet loses its password and every
-/// session, unless the request carries a session token of that account (which keeps them).
+/// address: an account `/signup` or a Facebook sign-in made that nobody proved yet loses its
+/// password, provider links and every session, unless the request carries a session token of
+/// that account (which keeps them).
 /// Refusals carry the original API's `{"valid": false, "message"}` beside the usual error
 /// fields.
 #[utoipa::path(

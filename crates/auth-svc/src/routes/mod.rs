@@ -92,10 +92,11 @@ async fn confirm_owner(
 ) -> Result<(), ApiError> {
     if let Some(user_id) = state.users.claim(key, keep_password).await? {
         let mut ended = state.sessions.end_all(&user_id).await?;
-        state.users.mark_proven(key, true).await?;
         // A sign-in that reached the account before the claim may have started a session
-        // since: it ends too.
-        ended += state.sessions.end_all(&user_id).await?;
+        // since: it ends too. Unless another proof was first, whose session it would end.
+        if state.users.mark_proven(key, true).await? {
+            ended += state.sessions.end_all(&user_id).await?;
+        }
         tracing::info!(
             user_id,
             ended,

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use coglex_common::web::{AuthUser, Caller, ErrorBody, MaybeAuthUser};
-use coglex_common::ApiError;
+use coglex_common::{ApiError, ErrorCode};
 use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 use serde_json::Value;
@@ -142,11 +142,12 @@ pub(crate) struct OAuthSignIn {
     responses(
         (status = 200, description = "Signed in: the provider's profile and the session's tokens", body = OAuthSignIn),
         (status = 400, description = "A missing field, an unknown or unconfigured provider, a `state` that is not valid, expired, already used, issued for another provider or redirect, or started with another `verifier`, a code the provider refused, no email address, or one Google did not verify", body = ErrorBody),
-        (status = 401, description = "`X-API-Key` is missing or not valid", body = ErrorBody),
-        (status = 409, description = "The address has an account that this identity of a provider that does not vouch for addresses is not linked to; finish the sign-in with that account's session token to link it", body = ErrorBody),
+        (status = 401, description = "`X-API-Key` is missing or not valid, or, with a provider that does not vouch for addresses, a Bearer token was sent that is not valid or whose session ended (the `state` is not used up: retry with a fresh token)", body = ErrorBody),
+        (status = 409, description = "The address has an account that this identity of a provider that does not vouch for addresses is not linked to (or no longer is: its owner proved the address meanwhile); finish the sign-in with that account's session token to link it", body = ErrorBody),
         (status = 413, description = "The body is larger than `MAX_JSON_BYTES`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
         (status = 502, description = "The provider could not be reached or answered something unexpected", body = ErrorBody),
+        (status = 503, description = "The database is unreachable, or the unique `_key` index is not built yet; retry after `Retry-After` seconds", body = ErrorBody),
     ),
 )]
 pub async fn finish_oauth(
@@ -155,6 +156,16 @@ pub async fn finish_oauth(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = Provider::parse(body.get("provider").unwrap_or(&Value::Null))?;
+    let vouched = state.oauth.vouches(provider);
+    // Only linking uses a session. A stale token sent along stops no sign-in a provider
+    // vouches for; otherwise it is refused before the state is used, so that the client can
+    // retry with a fresh one.
+    let linking = match signed_in {
+        Ok(MaybeAuthUser(Some(user))) if !vouched => Some(linking_reach(&state, user).await?),
+        Ok(_) => None,
+        Err(error) if vouched && error.code() == ErrorCode::InvalidToken => None,
+        Err(error) => return Err(error),
+    };
     let redirect = string_field(&body, "redirect")?;
     let oauth_state = string_field(&body, "state")?;
     let verifier = string_field(&body, "verifier")?;
@@ -166,22 +177,15 @@ pub async fn finish_oauth(
     let key = UserKey::parse(&profile.email).map_err(|_| {
         ApiError::bad_request("the provider's email address cannot be used as a key")
     })?;
-    // Only linking needs a session: a stale token an app sends along stops no sign-in.
-    let linking = signed_in
-        .ok()
-        .and_then(|signed_in| signed_in.0)
-        .filter(|user| user.user_key == key.as_str());
-    let reach = match &linking {
-        _ if profile.email_verified => {
-            // The provider vouches for the address: what anyone else set on an unproven
-            // account for it goes first, the new link after.
+    let reach = match linking {
+        _ if vouched => {
+            // What anyone else set on an unproven account for the address goes first, the
+            // new link after.
             super::confirm_owner(&state, &key, false).await?;
             Reach::Vouched
         }
-        Some(user) => {
-            Reach::Linking(ObjectId::parse_str(&user.user_id).map_err(ApiError::internal)?)
-        }
-        None => Reach::Linked,
+        Some((user_key, reach)) if user_key == key.as_str() => reach,
+        _ => Reach::Linked,
     };
     let identity = (profile.provider, profile.identifier.as_str());
     let user = state
@@ -190,7 +194,9 @@ pub async fn finish_oauth(
         .await?;
     let id = user.get_object_id("_id").map_err(ApiError::internal)?;
     let tokens = state.sessions.start(&id.to_hex(), key.as_str()).await?;
-    if reach != Reach::Vouched && !still_reached(&state, &id, identity, linking.as_ref()).await? {
+    // A claim of the address since the link was matched removed it and ended the account's
+    // sessions: one started after that must not live.
+    if !vouched && !state.users.still_linked(&id, identity).await? {
         state.sessions.end_session(tokens.session_id()).await?;
         return Err(users::not_linked(profile.provider));
     }
@@ -203,21 +209,18 @@ pub async fn finish_oauth(
     }))
 }
 
-/// Whether a sign-in its provider does not vouch for still reaches the account now that its
-/// session started. The address's owner may have proven it meanwhile: that removes the
-/// account's links and ends its sessions, the one asking to link among them, and a session
-/// started after that must not live, nor a link made with a session that ended.
-async fn still_reached(
-    state: &State,
-    id: &ObjectId,
-    identity: (&str, &str),
-    linking: Option<&AuthUser>,
-) -> Result<bool, ApiError> {
-    if let Some(user) = linking {
-        if !state.sessions.is_live(&user.session_id).await? {
-            state.users.unlink(id, identity).await?;
-            return Ok(false);
-        }
+/// The account a sign-in sent with `user`'s session may link to, by its `_key`. The account
+/// is read before the session is checked in the database (not the cache): a claim of the
+/// address ends its sessions before it proves the account, so the link, written only while
+/// the account is as read, cannot land after a claim.
+async fn linking_reach(state: &State, user: AuthUser) -> Result<(String, Reach), ApiError> {
+    let id = ObjectId::parse_str(&user.user_id).map_err(ApiError::internal)?;
+    let unproven = state.users.is_unproven(&id).await?;
+    if !state.sessions.is_live(&user.session_id).await? {
+        return Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "the session has ended; sign in again to link",
+        ));
     }
-    state.users.still_linked(id, identity).await
+    Ok((user.user_key, Reach::Linking { id, unproven }))
 }

@@ -709,7 +709,7 @@ async fn facebook_can_be_trusted_to_vouch_for_addresses() {
 }
 
 #[tokio::test]
-async fn a_link_asked_for_with_a_session_that_ended_meanwhile_is_undone() {
+async fn a_link_asked_for_with_a_session_that_ended_is_refused_before_the_state_is_used() {
     let facebook = FakeOAuth::start(Flavor::Facebook, grace()).await;
     let app = spawn_with_pairs(
         facebook.settings(),
@@ -731,19 +731,27 @@ async fn a_link_asked_for_with_a_session_that_ended_meanwhile_is_undone() {
         .update_many(doc! {}, doc! { "$set": { "revoked_at": DateTime::now() } })
         .await
         .unwrap();
+    let back = consent(&app, &facebook, "facebook", REDIRECT).await;
 
-    let response = facebook_sign_in_as(&app, &facebook, token(&session)).await;
+    for stale in [token(&session), "not-a-token"] {
+        let response = app
+            .post(&format!("{BASE}/ocall"))
+            .bearer_auth(stale)
+            .json(&finishing("facebook", REDIRECT, &back))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{stale}");
+        assert_eq!(error_code(response).await, "invalid_token");
+    }
 
-    assert_eq!(response.status(), 409);
     let user = stored_user(&app, "grace@example.com").await.unwrap();
     assert!(linked_identities(&user).is_empty());
-    let live = app
-        .database
-        .collection::<Document>("_SESSIONS")
-        .count_documents(doc! { "revoked_at": null })
-        .await
-        .unwrap();
-    assert_eq!(live, 0, "the sign-in's own session was ended");
+    // The state was not used up: finished without a token, it meets the unlinked account.
+    assert_eq!(
+        finish(&app, "facebook", REDIRECT, &back).await.status(),
+        409
+    );
 }
 
 #[tokio::test]
