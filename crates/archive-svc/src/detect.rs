@@ -47,15 +47,6 @@ pub fn normalise(mimetype: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Types a browser would run or render as a document: served with a sandboxing CSP.
-pub fn is_active(mimetype: &str) -> bool {
-    matches!(
-        mimetype,
-        "text/html" | "application/xhtml+xml" | "image/svg+xml" | "text/xml" | "application/xml"
-    ) || mimetype.ends_with("+xml")
-        || mimetype.contains("javascript")
-}
-
 /// Printable UTF-8: no NUL and no control characters other than whitespace and escape.
 fn is_text(head: &[u8], complete: bool) -> bool {
     let text = match std::str::from_utf8(head) {
@@ -153,26 +144,6 @@ mod tests {
     fn wav_uses_the_registered_name() {
         let wav = b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0";
         assert_eq!(detect(wav, true, None), "audio/wav");
-    }
-
-    #[test]
-    fn active_types_are_the_ones_browsers_render_or_run() {
-        for active in [
-            "text/html",
-            "image/svg+xml",
-            "text/xml",
-            "application/atom+xml",
-        ] {
-            assert!(is_active(active), "{active}");
-        }
-        for inert in [
-            "image/png",
-            "text/plain",
-            "application/pdf",
-            "application/json",
-        ] {
-            assert!(!is_active(inert), "{inert}");
-        }
     }
 
     #[test]

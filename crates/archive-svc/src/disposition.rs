@@ -4,6 +4,8 @@
 
 /// Longest filename kept, in bytes (the common file-system limit).
 const MAX_FILENAME_BYTES: usize = 255;
+/// Longest ending after the last dot that is kept as an extension when a name is cut.
+const MAX_EXTENSION_BYTES: usize = 16;
 
 /// Bidirectional controls, which make `evil\u{202e}gnp.exe` display as `evilexe.png`.
 const BIDI_CONTROLS: &[char] = &[
@@ -20,15 +22,27 @@ pub fn sanitise_filename(raw: &str) -> String {
         .chars()
         .filter(|c| !c.is_control() && !BIDI_CONTROLS.contains(c))
         .collect();
-    let cleaned = cleaned.trim();
-    let mut end = cleaned.len().min(MAX_FILENAME_BYTES);
-    while !cleaned.is_char_boundary(end) {
+    match shorten(cleaned.trim()) {
+        name if matches!(name.as_str(), "" | "." | "..") => "file".to_owned(),
+        name => name,
+    }
+}
+
+/// `name` cut to [`MAX_FILENAME_BYTES`] on a character boundary, keeping its extension: a cut
+/// through `<...>.html.txt` must not leave `.html` showing.
+fn shorten(name: &str) -> String {
+    if name.len() <= MAX_FILENAME_BYTES {
+        return name.to_owned();
+    }
+    let (stem, extension) = match name.rfind('.') {
+        Some(dot) if dot > 0 && name.len() - dot <= MAX_EXTENSION_BYTES => name.split_at(dot),
+        _ => (name, ""),
+    };
+    let mut end = MAX_FILENAME_BYTES - extension.len();
+    while !stem.is_char_boundary(end) {
         end -= 1;
     }
-    match &cleaned[..end] {
-        "" | "." | ".." => "file".to_owned(),
-        name => name.to_owned(),
-    }
+    format!("{}{extension}", &stem[..end])
 }
 
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>`.
@@ -90,6 +104,17 @@ mod tests {
         let name = sanitise_filename(&"é".repeat(200));
         assert!(name.len() <= MAX_FILENAME_BYTES);
         assert!(name.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_cut_name_keeps_its_extension() {
+        let name = sanitise_filename(&format!("{}.html.txt", "a".repeat(260)));
+        assert_eq!(name.len(), MAX_FILENAME_BYTES);
+        assert!(name.ends_with("aaa.txt"), "{name}");
+        let name = sanitise_filename(&format!("{}.txt", "é".repeat(200)));
+        assert!(name.len() <= MAX_FILENAME_BYTES && name.ends_with("é.txt"));
+        // No dot near the end: a plain cut.
+        assert_eq!(sanitise_filename(&"b".repeat(300)), "b".repeat(255));
     }
 
     #[test]

@@ -25,19 +25,22 @@ pub fn parse(header: Option<&str>, len: u64) -> Requested {
     if !unit.trim().eq_ignore_ascii_case("bytes") {
         return Requested::Full;
     }
-    let mut specs = ranges.split(',').map(str::trim).filter(|s| !s.is_empty());
-    let (Some(spec), None) = (specs.next(), specs.next()) else {
-        return if ranges
-            .split(',')
-            .all(|s| parse_spec(s.trim(), len).is_some())
-        {
-            Requested::Full
-        } else {
-            Requested::Unsatisfiable
+    // §2.1: the list may hold empty elements.
+    let specs: Vec<&str> = ranges
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let [spec] = specs.as_slice() {
+        return match parse_spec(spec, len) {
+            Some(Some(range)) => Requested::Partial(range),
+            _ => Requested::Unsatisfiable,
         };
-    };
-    match parse_spec(spec, len) {
-        Some(Some(range)) => Requested::Partial(range),
+    }
+    // Several ranges get the whole file, if well formed and one at least is inside it (§4.4).
+    let parsed: Option<Vec<_>> = specs.iter().map(|spec| parse_spec(spec, len)).collect();
+    match parsed {
+        Some(ranges) if ranges.iter().any(Option::is_some) => Requested::Full,
         _ => Requested::Unsatisfiable,
     }
 }
@@ -125,6 +128,9 @@ mod tests {
     #[test]
     fn several_ranges_get_the_whole_file() {
         assert_eq!(partial("bytes=0-1, 4-5", 10), Requested::Full);
+        assert_eq!(partial("bytes=0-1,,2-3", 10), Requested::Full);
         assert_eq!(partial("bytes=0-1, 5-2", 10), Requested::Unsatisfiable);
+        assert_eq!(partial("bytes=20-30, 40-50", 10), Requested::Unsatisfiable);
+        assert_eq!(partial("bytes=20-30, 4-", 10), Requested::Full);
     }
 }

@@ -179,11 +179,18 @@ impl BlobWriter for LocalWriter {
             file.flush().await?;
             file.get_ref().sync_all().await?;
             drop(file);
-            tokio::fs::rename(&self.partial, &self.done).await
+            tokio::fs::rename(&self.partial, &self.done).await?;
+            // The new name is on disk only once its directory is: otherwise a crash could
+            // keep the record, written next, and lose the name it points to.
+            match self.done.parent() {
+                Some(dir) => tokio::fs::File::open(dir).await?.sync_all().await,
+                None => Ok(()),
+            }
         }
         .await;
         if let Err(e) = finished {
             let _ = tokio::fs::remove_file(&self.partial).await;
+            let _ = tokio::fs::remove_file(&self.done).await;
             return Err(io_error("completing an upload file", e));
         }
         Ok(())

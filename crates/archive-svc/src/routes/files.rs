@@ -15,7 +15,6 @@ use utoipa::{IntoParams, ToSchema};
 use coglex_common::web::{json_array, AuthUser, Caller, ErrorBody};
 use coglex_common::{ApiError, ErrorCode};
 
-use crate::detect::is_active;
 use crate::disposition::attachment;
 use crate::form::Form;
 use crate::quota;
@@ -32,7 +31,8 @@ const LIST_MAX_TIME: Duration = Duration::from_secs(5);
 /// Room allowed for multipart framing and the `metadata` field when checking a declared
 /// `Content-Length` against `MAX_CONTENT_LENGTH` before reading anything.
 const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
-/// Downloads never run or render in the browser's origin, whatever the type.
+/// Downloads never run or render in the browser's origin, whatever the type: detection cannot
+/// see every markup (text that starts as plain prose may hold a script further on).
 const SANDBOX: &str = "default-src 'none'; sandbox";
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -238,9 +238,8 @@ pub async fn upload_file(
 /// Download a file
 ///
 /// Streams a file's bytes with its detected type (`Content-Type`), as an attachment named
-/// after its filename (`Content-Disposition`), never sniffed (`nosniff`) and, for types a
-/// browser would run (HTML, SVG, XML), under a sandboxing `Content-Security-Policy`. A user
-/// reaches only their own files (another user's is 404); an admin API key reaches all.
+/// after its filename (`Content-Disposition`), never sniffed (`nosniff`) and under a
+/// sandboxing `Content-Security-Policy` whatever the type. A user reaches only their own files (another user's is 404); an admin API key reaches all.
 ///
 /// Supports one byte range (`Range: bytes=0-99`, `bytes=100-`, `bytes=-100`; RFC 7233) as 206;
 /// several ranges, or a range under an `If-Range` that no longer matches, get the whole file;
@@ -288,19 +287,29 @@ pub async fn download_file(
     let etag = record.etag();
     let size = record.size();
     let headers = req.headers();
-    let matches_etag = |name| {
+    // `If-None-Match` compares weakly (RFC 9110 §13.1.2), `If-Range` strongly (§13.1.5).
+    let matches_etag = |name, weak: bool| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
-            .map(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+            .map(|v| {
+                v.split(',').map(str::trim).any(|tag| {
+                    let tag = if weak {
+                        tag.trim_start_matches("W/")
+                    } else {
+                        tag
+                    };
+                    tag == etag || tag == "*"
+                })
+            })
     };
-    if matches_etag(header::IF_NONE_MATCH) == Some(true) {
+    if matches_etag(header::IF_NONE_MATCH, true) == Some(true) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());
     }
     // RFC 7233 §3.2: a Range under an `If-Range` that no longer matches gets the whole file.
-    let range_header = match matches_etag(header::IF_RANGE) {
+    let range_header = match matches_etag(header::IF_RANGE, false) {
         Some(false) => None,
         _ => headers
             .get(header::RANGE)
@@ -355,10 +364,8 @@ pub async fn download_file(
     } else {
         record.mimetype.clone()
     };
-    if is_active(&record.mimetype) {
-        response.insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX));
-    }
     Ok(response
+        .insert_header((header::CONTENT_SECURITY_POLICY, SANDBOX))
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CONTENT_DISPOSITION, attachment(&record.filename)))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -40,9 +40,21 @@ both_backends! {
 }
 
 #[tokio::test]
-async fn inert_types_are_attachments_with_nosniff_too() {
-    let archive = spawn_with(Backend::GridFs, &[ACTIVE_TYPES]).await;
-    let response = served(&archive, "pixel.png", "image/png", PNG).await;
-    assert!(header(&response, "content-disposition").starts_with("attachment;"));
-    assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+async fn inert_types_are_sandboxed_attachments_with_nosniff_too() {
+    let inert = ("ARCHIVE_ALLOWED_TYPES", "image/png,text/plain");
+    let archive = spawn_with(Backend::GridFs, &[inert]).await;
+    // Plain prose first, markup later: detected as text, which may still hold a script.
+    let prose = b"Meeting notes, nothing to see here.\n<script>alert(1)</script>";
+    for (name, declared, bytes) in [
+        ("pixel.png", "image/png", PNG),
+        ("notes.txt", "text/plain", &prose[..]),
+    ] {
+        let response = served(&archive, name, declared, bytes).await;
+        assert!(header(&response, "content-disposition").starts_with("attachment;"));
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(
+            header(&response, "content-security-policy"),
+            "default-src 'none'; sandbox"
+        );
+    }
 }

@@ -91,6 +91,14 @@ async fn a_download_is_revalidated_with_its_etag() {
         .unwrap();
     assert_eq!(again.status(), 304);
     assert!(again.bytes().await.unwrap().is_empty());
+    // A cache may send it back as a weak validator.
+    let weak = archive
+        .download(&ada, id)
+        .header("If-None-Match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 304);
 }
 
 both_backends! {
