@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use coglex_common::mongo::is_duplicate_key;
 use coglex_common::ApiError;
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::{Collection, Database};
 use serde::Serialize;
@@ -20,7 +21,7 @@ use crate::events::{Effect, Event, InvoiceChange, SessionChange, SubscriptionCha
 use crate::settings::Settings;
 use crate::stripe::CreatedSession;
 
-/// Records `GET /payments` returns, newest first.
+/// Records of each kind `GET /payments` returns, newest first.
 const LIST_LIMIT: i64 = 100;
 
 pub mod kind {
@@ -34,6 +35,8 @@ pub enum Recorded {
     Applied,
     /// Seen before: nothing changed.
     Duplicate,
+    /// Older than what its record already reflects: nothing changed.
+    Stale,
     /// A type we do not record; acknowledged so Stripe stops sending it.
     Ignored,
 }
@@ -94,26 +97,26 @@ impl PaymentStore {
             .await?)
     }
 
-    /// The user's sessions and subscriptions, newest first.
+    /// The user's sessions and subscriptions, each newest first. Listed apart, so that
+    /// checkouts started since (abandoned ones too) never push a live subscription out.
     pub async fn list_for_user(
         &self,
         user_id: &str,
     ) -> Result<(Vec<Document>, Vec<Document>), ApiError> {
-        let mut cursor = self
+        futures_util::try_join!(
+            self.newest(user_id, kind::SESSION),
+            self.newest(user_id, kind::SUBSCRIPTION),
+        )
+    }
+
+    async fn newest(&self, user_id: &str, kind: &str) -> Result<Vec<Document>, ApiError> {
+        let cursor = self
             .payments
-            .find(doc! { "user_id": user_id })
+            .find(doc! { "user_id": user_id, "kind": kind })
             .sort(doc! { "created_at": -1, "_id": 1 })
             .limit(LIST_LIMIT)
             .await?;
-        let (mut sessions, mut subscriptions) = (Vec::new(), Vec::new());
-        while cursor.advance().await? {
-            let record = cursor.deserialize_current().map_err(ApiError::internal)?;
-            match record.get_str("kind") {
-                Ok(kind::SUBSCRIPTION) => subscriptions.push(record),
-                _ => sessions.push(record),
-            }
-        }
-        Ok((sessions, subscriptions))
+        Ok(cursor.try_collect().await?)
     }
 
     /// Applies `event` once, however often Stripe delivers it.
@@ -129,11 +132,11 @@ impl PaymentStore {
         let Some(effect) = event.effect() else {
             return Ok(Recorded::Ignored);
         };
-        match &effect {
+        let changed = match &effect {
             Effect::Session(change) => self.apply_session(event.created, change).await?,
             Effect::Subscription(change) => self.apply_subscription(event.created, change).await?,
             Effect::Invoice(change) => self.apply_invoice(event.created, change).await?,
-        }
+        };
         let seen = doc! {
             "_id": &event.id,
             "type": &event.kind,
@@ -143,14 +146,15 @@ impl PaymentStore {
             "received_at": DateTime::now(),
         };
         match self.events.insert_one(seen).await {
-            Ok(_) => Ok(Recorded::Applied),
+            Ok(_) if changed => Ok(Recorded::Applied),
+            Ok(_) => Ok(Recorded::Stale),
             // A concurrent delivery of the same event recorded it first.
             Err(err) if is_duplicate_key(&err) => Ok(Recorded::Duplicate),
             Err(err) => Err(err.into()),
         }
     }
 
-    async fn apply_session(&self, created: i64, change: &SessionChange) -> Result<(), ApiError> {
+    async fn apply_session(&self, created: i64, change: &SessionChange) -> Result<bool, ApiError> {
         let mut set = Document::new();
         put(&mut set, "status", change.status.as_deref());
         put(&mut set, "payment_status", change.payment_status.as_deref());
@@ -172,7 +176,8 @@ impl PaymentStore {
         if let Some(metadata) = &change.metadata {
             insert.insert("metadata", metadata_document(metadata));
         }
-        self.apply_guarded(&change.id, "last_event_created", created, set, insert)
+        let changed = self
+            .apply_guarded(&change.id, "last_event_created", created, set, insert)
             .await?;
         if let Some(subscription_id) = &change.subscription_id {
             // Links the subscription to its session and owner, whichever event came first.
@@ -189,14 +194,14 @@ impl PaymentStore {
                 .upsert(true)
                 .await?;
         }
-        Ok(())
+        Ok(changed)
     }
 
     async fn apply_subscription(
         &self,
         created: i64,
         change: &SubscriptionChange,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let mut set = Document::new();
         put(&mut set, "status", change.status.as_deref());
         put(&mut set, "customer_id", change.customer_id.as_deref());
@@ -218,7 +223,7 @@ impl PaymentStore {
             .await
     }
 
-    async fn apply_invoice(&self, created: i64, change: &InvoiceChange) -> Result<(), ApiError> {
+    async fn apply_invoice(&self, created: i64, change: &InvoiceChange) -> Result<bool, ApiError> {
         let set = doc! {
             "latest_invoice": {
                 "id": &change.invoice_id,
@@ -241,7 +246,7 @@ impl PaymentStore {
     }
 
     /// `$set` on record `id` unless it already reflects a newer event (by `guard`); creates
-    /// the record when it does not exist yet.
+    /// the record when it does not exist yet. Answers whether the record took the event.
     ///
     /// One upsert decides: it updates a record that is not newer, or creates a missing one.
     /// When it collides with an existing record (newer, or created meanwhile by a concurrent
@@ -254,7 +259,7 @@ impl PaymentStore {
         order: impl Into<Bson>,
         mut set: Document,
         insert: Document,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let order: Bson = order.into();
         set.insert(guard, order.clone());
         set.insert("updated_at", DateTime::now());
@@ -271,12 +276,13 @@ impl PaymentStore {
             .upsert(true)
             .await;
         match upserted {
-            Ok(_) => Ok(()),
+            Ok(taken) => Ok(taken.matched_count == 1 || taken.upserted_id.is_some()),
             Err(err) if is_duplicate_key(&err) => {
-                self.payments
+                let taken = self
+                    .payments
                     .update_one(fresher, doc! { "$set": set })
                     .await?;
-                Ok(())
+                Ok(taken.matched_count == 1)
             }
             Err(err) => Err(err.into()),
         }

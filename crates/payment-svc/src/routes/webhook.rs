@@ -52,7 +52,8 @@ pub(crate) struct WebhookReceipt {
     received: bool,
     /// The event was delivered before; nothing changed.
     duplicate: bool,
-    /// The event changed a payment record (`false` for duplicates and ignored types).
+    /// The event changed a payment record (`false` for duplicates, ignored types, and events
+    /// older than what their record already reflects).
     recorded: bool,
 }
 

@@ -133,3 +133,35 @@ async fn payments_needs_a_session_token() {
 
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn checkouts_started_since_never_push_a_subscription_out_of_the_list() {
+    let app = spawn_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let subscribed = event(
+        "evt_sub",
+        "customer.subscription.created",
+        now(),
+        subscription("sub_ada", "active", &ada.user_id),
+    );
+    app.deliver_signed(&subscribed).await;
+    // A list's worth of checkouts after it, abandoned carts and retries among them.
+    for _ in 0..101 {
+        app.create_session(Some(&ada.token), &payment_example())
+            .await;
+    }
+
+    let body: Value = app
+        .payments(&ada.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(body["payments"].as_array().unwrap().len(), 100);
+    let subscriptions = body["subscriptions"].as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    assert_eq!(subscriptions[0]["id"], "sub_ada");
+}

@@ -212,8 +212,12 @@ async fn an_older_event_delivered_late_does_not_undo_a_newer_one() {
     );
 
     app.deliver_signed(&newer).await;
-    app.deliver_signed(&older).await;
+    let answer = app.deliver_signed(&older).await;
 
+    assert_eq!(
+        (answer["recorded"].clone(), answer["duplicate"].clone()),
+        (false.into(), false.into())
+    );
     let record = app.record("sub_1").await.unwrap();
     assert_eq!(record.get_str("status").unwrap(), "canceled");
 }
