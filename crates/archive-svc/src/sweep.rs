@@ -135,22 +135,30 @@ fn id_at(time: SystemTime) -> ObjectId {
 /// Refuses an upload (408) that has run for half of `after` or more: the sweeper may take its
 /// blob for a leftover at `after`, and the other half leaves its record time to be written.
 pub fn check_age(id: ObjectId, after: Option<Duration>) -> Result<(), ApiError> {
-    let Some(after) = after else {
-        return Ok(());
-    };
+    match after {
+        Some(after) if time_left(id, after).is_zero() => Err(too_slow(after)),
+        _ => Ok(()),
+    }
+}
+
+/// How long the upload of blob `id` may still run before [`check_age`] refuses it, with
+/// blobs swept at `after`.
+pub fn time_left(id: ObjectId, after: Duration) -> Duration {
     let age = SystemTime::now()
         .duration_since(id.timestamp().to_system_time())
         .unwrap_or(Duration::ZERO);
-    if age >= after / 2 {
-        return Err(ApiError::new(
-            ErrorCode::RequestTimeout,
-            format!(
-                "the upload took longer than {} seconds",
-                (after / 2).as_secs()
-            ),
-        ));
-    }
-    Ok(())
+    (after / 2).saturating_sub(age)
+}
+
+/// The refusal of an upload that ran for half the sweep age `after`.
+pub fn too_slow(after: Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestTimeout,
+        format!(
+            "the upload took longer than {} seconds",
+            (after / 2).as_secs()
+        ),
+    )
 }
 
 #[cfg(test)]

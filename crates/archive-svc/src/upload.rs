@@ -221,7 +221,8 @@ async fn store_file(
         id,
         sweep_after: state.settings.sweep_after(),
     };
-    let copied = async {
+    let sweep_after = sink.sweep_after;
+    let copy = async {
         sink.write(&head).await?;
         if let Some(chunk) = past_head {
             sink.write(&chunk).await?;
@@ -233,8 +234,15 @@ async fn store_file(
             }
         }
         Ok(())
-    }
-    .await;
+    };
+    // Each chunk checks the age, but a client that stops sending brings no chunk: the wait
+    // for one ends at the same age.
+    let copied = match sweep_after {
+        Some(after) => tokio::time::timeout(sweep::time_left(id, after), copy)
+            .await
+            .unwrap_or_else(|_| Err(sweep::too_slow(after))),
+        None => copy.await,
+    };
     let Sink {
         writer,
         hasher,

@@ -163,13 +163,18 @@ both_backends! {
             let head = head.clone();
             async move {
                 if late {
-                    tokio::time::sleep(Duration::from_secs(6)).await;
+                    // Stalled: the service must not wait for the client to go on.
+                    tokio::time::sleep(Duration::from_secs(60)).await;
                     return Ok::<_, std::io::Error>(Bytes::from_static(PNG));
                 }
                 Ok(Bytes::from(head))
             }
         });
-        let response = archive.upload_stream(&ada, "slow.png", slow).await.unwrap();
+        let upload = archive.upload_stream(&ada, "slow.png", slow);
+        let response = tokio::time::timeout(Duration::from_secs(20), upload)
+            .await
+            .expect("answered at half the sweep age, not when the client went on")
+            .unwrap();
         assert_eq!(response.status(), 408);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "request_timeout");
