@@ -5,12 +5,15 @@
 //! - Only the query operators in [`QUERY_OPERATORS`] (MongoDB's comparison, element, array,
 //!   evaluation and logical operators, minus the ones that run code: `$where`, `$function`,
 //!   `$accumulator`; minus `$text`, `$near` and friends that need special indexes).
-//! - `$expr` is allowed, but the expressions inside may not use [`FORBIDDEN_EXPRESSIONS`].
+//! - `$expr` is allowed, with the expression operators of [`expressions`] only.
 //! - Reserved fields (top-level names starting with `_`, except `_id`: `_owner` and the like)
 //!   cannot be filtered on, in a path or in an `$expr` field reference.
 //! - Values may use MongoDB Extended JSON v2 for types JSON lacks (`{"$oid": ...}`,
 //!   `{"$date": ...}`, `{"$numberLong": ...}`, `{"$numberDecimal": ...}`).
-//! - Nesting is bounded ([`MAX_DEPTH`]), and so is the length of a `$regex`.
+//! - Nesting is bounded ([`MAX_DEPTH`]), and so is the length of a `$regex` (and of the
+//!   pattern of `$regexMatch` and friends).
+
+pub mod expressions;
 
 use mongodb::bson::{Bson, Document};
 use serde_json::{Map, Value};
@@ -46,9 +49,6 @@ pub const QUERY_OPERATORS: &[&str] = &[
 
 /// Logical operators that combine whole filters.
 const LOGICAL_OPERATORS: &[&str] = &["$and", "$or", "$nor"];
-
-/// Expression operators that run server-side JavaScript or reach outside the documents.
-pub const FORBIDDEN_EXPRESSIONS: &[&str] = &["$function", "$accumulator", "$where"];
 
 /// Extended JSON wrappers accepted as values.
 const EXTENDED_JSON: &[&str] = &[
@@ -239,14 +239,10 @@ fn check_condition(value: &Value, depth: usize) -> Result<(), ApiError> {
                 }
             }
             "$regex" => {
-                let pattern = argument
+                argument
                     .as_str()
                     .ok_or_else(|| ApiError::bad_request("`$regex` takes a string"))?;
-                if pattern.len() > MAX_REGEX_BYTES {
-                    return Err(ApiError::bad_request(format!(
-                        "`$regex` may be at most {MAX_REGEX_BYTES} bytes"
-                    )));
-                }
+                check_pattern_length(Some(argument))?;
             }
             "$options" => {
                 let flags = argument.as_str().unwrap_or("?");
@@ -288,8 +284,9 @@ fn check_literal(value: &Value, depth: usize) -> Result<(), ApiError> {
     }
 }
 
-/// An aggregation expression (in `$expr`, `$project`, `$group`...): any operator except the
-/// forbidden ones, and no references to reserved fields (`"$_owner"`).
+/// An aggregation expression (in `$expr`, `$project`, `$group`...): only the operators of
+/// [`expressions::EXPRESSION_OPERATORS`], and no references to reserved fields
+/// (`"$_owner"`).
 pub fn check_expression(value: &Value, depth: usize) -> Result<(), ApiError> {
     check_depth(depth)?;
     match value {
@@ -300,8 +297,11 @@ pub fn check_expression(value: &Value, depth: usize) -> Result<(), ApiError> {
         Value::Object(object) if is_extended_json(object) => Ok(()),
         Value::Object(object) => {
             for (key, inner) in object {
-                if FORBIDDEN_EXPRESSIONS.contains(&key.as_str()) {
+                if key.starts_with('$') && !expressions::is_allowed(key) {
                     return Err(refused_operator(key));
+                }
+                if expressions::REGEX_EXPRESSIONS.contains(&key.as_str()) {
+                    check_pattern_length(inner.get("regex"))?;
                 }
                 if key == "$literal" {
                     continue;
@@ -313,6 +313,17 @@ pub fn check_expression(value: &Value, depth: usize) -> Result<(), ApiError> {
             }
             Ok(())
         }
+        _ => Ok(()),
+    }
+}
+
+/// A regular expression's pattern is at most [`MAX_REGEX_BYTES`] long: a match is not
+/// interrupted by `maxTimeMS`, so its length bounds the work it may ask for.
+fn check_pattern_length(pattern: Option<&Value>) -> Result<(), ApiError> {
+    match pattern.and_then(Value::as_str) {
+        Some(pattern) if pattern.len() > MAX_REGEX_BYTES => Err(ApiError::bad_request(format!(
+            "a regular expression may be at most {MAX_REGEX_BYTES} bytes"
+        ))),
         _ => Ok(()),
     }
 }
@@ -443,6 +454,25 @@ mod tests {
         assert!(refused(json!({"$text": {"$search": "x"}})).contains("$text"));
         assert!(refused(json!({"$or": [{"$where": "1"}]})).contains("$where"));
         assert!(refused(json!({"a": {"$not": {"$where": "1"}}})).contains("$where"));
+    }
+
+    #[test]
+    fn internal_expression_operators_are_refused() {
+        let js =
+            json!({"$expr": {"$size": {"$_internalJsEmit": {"eval": "function(){}", "this": {}}}}});
+        assert!(refused(js).contains("$_internalJsEmit"));
+        let by_name = json!({"$expr": {"$in": ["x", {"$_internalFindAllValuesAtPath": "_owner"}]}});
+        assert!(refused(by_name).contains("$_internalFindAllValuesAtPath"));
+        refused(
+            json!({"$expr": {"$regexMatch": {"input": "$a", "regex": {"$regularExpression": {"pattern": "x", "options": ""}}}}}),
+        );
+        let long = "x".repeat(MAX_REGEX_BYTES + 1);
+        refused(json!({"$expr": {"$regexMatch": {"input": "$a", "regex": long}}}));
+        assert!(parse_filter_value(
+            &json!({"$expr": {"$regexMatch": {"input": "$a", "regex": "^x"}}})
+        )
+        .is_ok());
+        assert!(parse_filter_value(&json!({"$expr": {"$gt": [{"$size": "$tags"}, 2]}})).is_ok());
     }
 
     #[test]

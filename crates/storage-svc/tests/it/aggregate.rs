@@ -83,6 +83,7 @@ async fn code_running_expressions_are_refused() {
         json!([{"$match": {"$expr": {"$function": {"body": "function() {return true}", "args": [], "lang": "js"}}}}]),
         json!([{"$group": {"_id": null, "x": {"$accumulator": {"init": "function() {}"}}}}]),
         json!([{"$project": {"x": {"$function": {"body": "", "args": [], "lang": "js"}}}}]),
+        json!([{"$group": {"_id": null, "r": {"$_internalJsReduce": {"data": {"k": 1, "v": 1}, "eval": "function(k, v) {for(;;){}}"}}}}]),
         // Not code, but about the server: the database account's roles.
         json!([{"$project": {"roles": "$$USER_ROLES"}}]),
     ];

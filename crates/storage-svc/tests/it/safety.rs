@@ -75,6 +75,7 @@ async fn code_running_query_operators_are_refused() {
         json!({"$expr": {"$function": {"body": "function() {return true}", "args": [], "lang": "js"}}}),
         json!({"a": {"$accumulator": {}}}),
         json!({"$text": {"$search": "x"}}),
+        json!({"$expr": {"$regexMatch": {"input": "$name", "regex": "a".repeat(1_000)}}}),
     ] {
         let response = storage
             .ada()
@@ -84,6 +85,40 @@ async fn code_running_query_operators_are_refused() {
             error(response).await,
             (400, "bad_request".into()),
             "{query}"
+        );
+    }
+}
+
+/// MongoDB answers operators it does not document: `$_internalJsEmit` runs JavaScript, and
+/// `$_internalFindAllValuesAtPath` reads a field named by a plain string. Expressions take
+/// only documented operators, so these are refused here, before any database sees them.
+#[tokio::test]
+async fn undocumented_expression_operators_are_refused_by_name() {
+    let storage = spawn_storage().await;
+    let js = json!({"$_internalJsEmit": {"eval": "function() {for(;;){}}", "this": {}}});
+    let by_name = json!({"$_internalFindAllValuesAtPath": "_owner"});
+    let found = |expression: &Value| json!({"$expr": {"$in": ["x", expression]}}).to_string();
+    let responses = [
+        storage.ada().find("notes", &[("query", &found(&js))]).await,
+        storage
+            .ada()
+            .find("notes", &[("query", &found(&by_name))])
+            .await,
+        storage
+            .ada()
+            .aggregate("notes", json!([{"$project": {"v": by_name}}]))
+            .await,
+    ];
+    for (response, operator) in responses.into_iter().zip([
+        "$_internalJsEmit",
+        "$_internalFindAllValuesAtPath",
+        "$_internalFindAllValuesAtPath",
+    ]) {
+        assert_eq!(response.status(), 400);
+        let message = body(response).await["error"]["message"].to_string();
+        assert!(
+            message.contains(&format!("`{operator}` is not allowed")),
+            "{message}"
         );
     }
 }
