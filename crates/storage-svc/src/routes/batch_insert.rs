@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use super::database_error;
 use crate::collection_cap::Admission;
+use crate::domain::policy::OWNER;
 
 /// The documents to insert, in order, with their ids.
 pub(super) struct Batch {
@@ -43,6 +44,9 @@ pub(super) async fn insert_all_or_nothing(
     let unsettled = Unsettled {
         collection: collection.clone(),
         ids: batch.generated.clone(),
+        // A batch is one actor's: its rollback removes only their documents, never one
+        // another user stored under a freed id meanwhile.
+        owner: batch.documents.first().and_then(|d| d.get(OWNER)).cloned(),
         limit,
         background: background.clone(),
     };
@@ -97,6 +101,7 @@ async fn insert_and_settle(
 struct Unsettled {
     collection: Collection<Document>,
     ids: Vec<Bson>,
+    owner: Option<Bson>,
     limit: Duration,
     background: Background,
 }
@@ -105,7 +110,7 @@ impl Unsettled {
     /// Removes `ids` (none when the insert stands).
     async fn settle(mut self, ids: Vec<Bson>) {
         self.ids = ids;
-        remove(&self.collection, &self.ids, self.limit).await;
+        remove(&self.collection, &self.ids, self.owner.as_ref(), self.limit).await;
         self.ids.clear();
     }
 }
@@ -115,13 +120,14 @@ impl Drop for Unsettled {
         if self.ids.is_empty() {
             return;
         }
-        let (collection, ids, limit) = (
+        let (collection, ids, owner, limit) = (
             self.collection.clone(),
             std::mem::take(&mut self.ids),
+            self.owner.take(),
             self.limit,
         );
         self.background
-            .spawn(async move { remove(&collection, &ids, limit).await });
+            .spawn(async move { remove(&collection, &ids, owner.as_ref(), limit).await });
     }
 }
 
@@ -137,11 +143,20 @@ fn written_before(err: &mongodb::error::Error) -> Option<usize> {
     }
 }
 
-async fn remove(collection: &Collection<Document>, ids: &[Bson], limit: Duration) {
+async fn remove(
+    collection: &Collection<Document>,
+    ids: &[Bson],
+    owner: Option<&Bson>,
+    limit: Duration,
+) {
     if ids.is_empty() {
         return;
     }
-    let removal = collection.delete_many(doc! { "_id": { "$in": ids.to_vec() } });
+    let mut filter = doc! { "_id": { "$in": ids.to_vec() } };
+    if let Some(owner) = owner {
+        filter.insert(OWNER, owner.clone());
+    }
+    let removal = collection.delete_many(filter);
     if let Err(e) = coglex_common::mongo::bounded(limit, removal).await {
         tracing::error!(error = ?e, "could not roll back a failed insert");
     }
