@@ -21,8 +21,15 @@ async fn app_for(fakes: &[&FakeOAuth], allowlist: &str) -> TestApp {
 
 /// A local Facebook with `user` signed in, and auth-svc configured for it.
 async fn facebook_app(user: ProviderUser) -> (FakeOAuth, TestApp) {
+    facebook_app_with(user, &[]).await
+}
+
+/// [`facebook_app`] with settings on top.
+async fn facebook_app_with(user: ProviderUser, overrides: &[(&str, &str)]) -> (FakeOAuth, TestApp) {
     let facebook = FakeOAuth::start(Flavor::Facebook, user).await;
-    let app = app_for(&[&facebook], REDIRECT).await;
+    let mut all = vec![("OAUTH_REDIRECT_ALLOWLIST", REDIRECT)];
+    all.extend_from_slice(overrides);
+    let app = spawn_with_pairs(facebook.settings(), &all).await;
     (facebook, app)
 }
 
@@ -678,15 +685,7 @@ async fn an_account_facebook_made_goes_to_whoever_proves_the_address() {
 
 #[tokio::test]
 async fn facebook_can_be_trusted_to_vouch_for_addresses() {
-    let facebook = FakeOAuth::start(Flavor::Facebook, grace()).await;
-    let app = spawn_with_pairs(
-        facebook.settings(),
-        &[
-            ("OAUTH_REDIRECT_ALLOWLIST", REDIRECT),
-            ("FACEBOOK_EMAIL_VERIFIED", "true"),
-        ],
-    )
-    .await;
+    let (facebook, app) = facebook_app_with(grace(), &[("FACEBOOK_EMAIL_VERIFIED", "true")]).await;
     let squatter = new_session(&app, "grace@example.com").await;
 
     let response = facebook_sign_in(&app, &facebook).await;
@@ -710,15 +709,7 @@ async fn facebook_can_be_trusted_to_vouch_for_addresses() {
 
 #[tokio::test]
 async fn a_link_asked_for_with_a_session_that_ended_is_refused_before_the_state_is_used() {
-    let facebook = FakeOAuth::start(Flavor::Facebook, grace()).await;
-    let app = spawn_with_pairs(
-        facebook.settings(),
-        &[
-            ("OAUTH_REDIRECT_ALLOWLIST", REDIRECT),
-            ("SESSION_CACHE_TTL_MS", "60000"),
-        ],
-    )
-    .await;
+    let (facebook, app) = facebook_app_with(grace(), &[("SESSION_CACHE_TTL_MS", "60000")]).await;
     let session = new_session(&app, "grace@example.com").await;
     // The service checked the session a moment ago, and trusts that check for a while.
     assert_eq!(

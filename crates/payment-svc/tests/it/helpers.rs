@@ -81,6 +81,16 @@ impl PaymentApp {
         self.get("/service/payment/v1/payments").bearer_auth(token)
     }
 
+    /// The body of `GET /payments` for the user of `token`.
+    pub async fn payments_of(&self, token: &str) -> Value {
+        let response = self
+            .payments(token)
+            .send()
+            .await
+            .expect("payment-svc answers");
+        response.json().await.expect("a JSON body")
+    }
+
     /// `POST /webhook` without the API key, as Stripe calls it, with `signature` (if any).
     pub async fn deliver(&self, payload: &str, signature: Option<String>) -> reqwest::Response {
         let mut request = self

@@ -102,14 +102,7 @@ async fn payments_lists_only_the_callers_own_sessions() {
         .await;
     app.create_session(None, &payment_example()).await;
 
-    let body: Value = app
-        .payments(&ada.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.payments_of(&ada.token).await;
 
     let ids: Vec<_> = body["payments"]
         .as_array()
@@ -151,14 +144,7 @@ async fn checkouts_started_since_never_push_a_subscription_out_of_the_list() {
             .await;
     }
 
-    let body: Value = app
-        .payments(&ada.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.payments_of(&ada.token).await;
 
     assert_eq!(body["payments"].as_array().unwrap().len(), 100);
     let subscriptions = body["subscriptions"].as_array().unwrap();

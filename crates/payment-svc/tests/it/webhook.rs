@@ -1,7 +1,7 @@
 //! `POST /webhook`: Stripe's signed deliveries are recorded once, keep sessions and
 //! subscriptions current, and anything unsigned, mis-signed or old is refused.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -360,14 +360,7 @@ async fn a_completed_subscription_checkout_links_the_subscription_to_its_owner()
     ))
     .await;
 
-    let body: Value = app
-        .payments(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.payments_of(&user.token).await;
     assert_eq!(body["subscriptions"][0]["id"], "sub_42");
     assert_eq!(body["subscriptions"][0]["checkout_session"], id.as_str());
     assert_eq!(body["payments"][0]["subscription"], "sub_42");
