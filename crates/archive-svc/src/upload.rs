@@ -327,11 +327,24 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<Document, ApiError> {
         return Err(ApiError::bad_request("`metadata` must be a JSON object"));
     }
     check_keys(&value, 0)?;
-    match mongodb::bson::to_bson(&value) {
-        Ok(mongodb::bson::Bson::Document(document)) => Ok(document),
-        _ => Err(ApiError::bad_request("`metadata` cannot be stored")),
+    let document = match mongodb::bson::to_bson(&value) {
+        Ok(mongodb::bson::Bson::Document(document)) => document,
+        _ => return Err(ApiError::bad_request("`metadata` cannot be stored")),
+    };
+    // JSON grows in BSON (`[0,0,...]` about sixfold): past MongoDB's 16 MiB a record could
+    // never be written, and each such upload would leave its blob to the sweeper.
+    let stored = mongodb::bson::to_vec(&document).map_or(usize::MAX, |bytes| bytes.len());
+    if stored > MAX_METADATA_BSON_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("`metadata` takes more than {MAX_METADATA_BSON_BYTES} bytes as stored"),
+        ));
     }
+    Ok(document)
 }
+
+/// Largest `metadata` as stored (BSON), leaving the rest of a 16 MiB record for its fields.
+const MAX_METADATA_BSON_BYTES: usize = 8 * 1024 * 1024;
 
 fn check_keys(value: &Value, depth: usize) -> Result<(), ApiError> {
     if depth > coglex_common::query::MAX_DEPTH {
@@ -375,5 +388,13 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn metadata_too_large_to_store_is_413() {
+        // 2 MiB of JSON, about 12 MiB as BSON.
+        let zeros = vec!["0"; 1024 * 1024].join(",");
+        let error = parse_metadata(format!(r#"{{"a": [{zeros}]}}"#).as_bytes()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::PayloadTooLarge);
     }
 }

@@ -192,7 +192,7 @@ pub async fn list_files(
         (status = 400, description = "A malformed or truncated form, no `file`, a repeated or unknown field, or `metadata` that is not a JSON object or has `$` keys", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key or session token", body = ErrorBody),
         (status = 408, description = "The upload took longer than half of `ARCHIVE_SWEEP_AFTER_SECS`; nothing was stored", body = ErrorBody),
-        (status = 413, description = "The file is larger than `MAX_CONTENT_LENGTH` or the user's quota allows, or `metadata` larger than `MAX_JSON_BYTES`", body = ErrorBody),
+        (status = 413, description = "The file is larger than `MAX_CONTENT_LENGTH` or the user's quota allows, or `metadata` larger than `MAX_JSON_BYTES` (or 8 MiB as stored)", body = ErrorBody),
         (status = 415, description = "The body is not `multipart/form-data`, or the detected file type is not accepted", body = ErrorBody),
         (status = 503, description = "The database is unreachable", body = ErrorBody),
     ),
