@@ -301,7 +301,7 @@ pub fn check_expression(value: &Value, depth: usize) -> Result<(), ApiError> {
                     return Err(refused_operator(key));
                 }
                 if expressions::REGEX_EXPRESSIONS.contains(&key.as_str()) {
-                    check_pattern_length(inner.get("regex"))?;
+                    check_pattern(key, inner.get("regex"))?;
                 }
                 if key == "$literal" {
                     continue;
@@ -325,6 +325,17 @@ fn check_pattern_length(pattern: Option<&Value>) -> Result<(), ApiError> {
             "a regular expression may be at most {MAX_REGEX_BYTES} bytes"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The `regex` of `$regexMatch` and friends: a plain string, so that its length can be
+/// bounded here (a computed pattern, or one read from a field, could be any length).
+fn check_pattern(operator: &str, pattern: Option<&Value>) -> Result<(), ApiError> {
+    match pattern {
+        Some(Value::String(text)) if !text.starts_with('$') => check_pattern_length(pattern),
+        _ => Err(ApiError::bad_request(format!(
+            "`{operator}` takes its `regex` as a plain string (not a field or an expression)"
+        ))),
     }
 }
 
@@ -468,6 +479,8 @@ mod tests {
         );
         let long = "x".repeat(MAX_REGEX_BYTES + 1);
         refused(json!({"$expr": {"$regexMatch": {"input": "$a", "regex": long}}}));
+        refused(json!({"$expr": {"$regexMatch": {"input": "$a", "regex": "$pattern"}}}));
+        refused(json!({"$expr": {"$regexMatch": {"input": "$a", "regex": {"$literal": "x"}}}}));
         assert!(parse_filter_value(
             &json!({"$expr": {"$regexMatch": {"input": "$a", "regex": "^x"}}})
         )

@@ -1,8 +1,9 @@
 //! The aggregation expression operators a client may use: MongoDB's documented expression,
-//! accumulator and window operators, minus those that run JavaScript (`$function`,
-//! `$accumulator`). An allow-list, because the server also answers to undocumented ones:
-//! `$_internalJsEmit` runs JavaScript, `$_internalFindAllValuesAtPath` reads a field named
-//! by a plain string, past the reserved-field check.
+//! accumulator and window operators (8.0), minus those that run JavaScript (`$function`,
+//! `$accumulator`) and `$meta` (text search is not offered). An allow-list, because the
+//! server also answers undocumented ones: `$_internalJsEmit` runs JavaScript, and
+//! `$_internalFindAllValuesAtPath` reads a field named by a plain string, past the
+//! reserved-field check.
 
 /// Operators accepted as keys of an expression, sorted (looked up by binary search).
 pub const EXPRESSION_OPERATORS: &[&str] = &[
@@ -156,11 +157,13 @@ pub const EXPRESSION_OPERATORS: &[&str] = &[
     "$toDate",
     "$toDecimal",
     "$toDouble",
+    "$toHashedIndexKey",
     "$toInt",
     "$toLong",
     "$toLower",
     "$toObjectId",
     "$toString",
+    "$toUUID",
     "$toUpper",
     "$top",
     "$topN",

@@ -153,9 +153,9 @@ async fn remove(
         return;
     }
     let mut filter = doc! { "_id": { "$in": ids.to_vec() } };
-    if let Some(owner) = owner {
-        filter.insert(OWNER, owner.clone());
-    }
+    // Without an owner (an admin key's batch), only ownerless documents can be its own.
+    let owned = owner.map_or_else(|| doc! { "$exists": false }.into(), Bson::clone);
+    filter.insert(OWNER, owned);
     let removal = collection.delete_many(filter);
     if let Err(e) = coglex_common::mongo::bounded(limit, removal).await {
         tracing::error!(error = ?e, "could not roll back a failed insert");
