@@ -187,9 +187,9 @@ impl Users {
     /// links, unless `keep_password` (the prover also holds one of its live sessions, so
     /// knows the password): whoever set them may not own the address. Returns that account's
     /// user id, whose sessions must end before [`Users::mark_proven`] (and again after it:
-    /// a sign-in may have started one meanwhile): the account stays unproven until then, so a claim cut off in
-    /// between (a timeout, a restart) is finished by the owner's next proof. Accounts carried
-    /// over from the original (no `_verified`) are left as they were.
+    /// a sign-in may have started one meanwhile): the account stays unproven until then, so
+    /// a claim cut off in between (a timeout, a restart) is finished by the owner's next
+    /// proof. Accounts carried over from the original (no `_verified`) are left as they were.
     pub async fn claim(
         &self,
         key: &UserKey,
@@ -229,14 +229,13 @@ impl Users {
     /// Whether the user `id` still has the password hash `hash`: a sign-in that verified it
     /// must not outlive its removal by the address's owner meanwhile.
     pub async fn still_has_hash(&self, id: &ObjectId, hash: &str) -> Result<bool, ApiError> {
-        let found = bounded(
-            self.limit,
-            self.users
-                .find_one(doc! { "_id": id, PASSWORD: hash })
-                .projection(doc! { "_id": 1 }),
-        )
-        .await?;
-        Ok(found.is_some())
+        self.exists(doc! { "_id": id, PASSWORD: hash }).await
+    }
+
+    /// Whether a user matches `filter`.
+    async fn exists(&self, filter: Document) -> Result<bool, ApiError> {
+        let found = self.users.find_one(filter).projection(doc! { "_id": 1 });
+        Ok(bounded(self.limit, found).await?.is_some())
     }
 
     /// The user with this email that a sign-in with the provider identity reaches as `reach`
@@ -245,12 +244,13 @@ impl Users {
     pub async fn upsert_linked(
         &self,
         key: &UserKey,
-        (provider, identifier): (&str, &str),
+        identity: (&str, &str),
         name: &str,
         reach: Reach,
     ) -> Result<Document, ApiError> {
         self.check_unique_key()?;
-        let identity = doc! { "provider": provider, "identifier": identifier };
+        let provider = identity.0;
+        let identity = link(identity);
         let filter = match reach {
             Reach::Vouched => doc! { KEY: key.as_str() },
             // Another account with the address makes the upsert's insert meet the unique key.
@@ -301,24 +301,21 @@ impl Users {
     pub async fn still_linked(
         &self,
         id: &ObjectId,
-        (provider, identifier): (&str, &str),
+        identity: (&str, &str),
     ) -> Result<bool, ApiError> {
-        let identity = doc! { "provider": provider, "identifier": identifier };
-        let found = self
-            .users
-            .find_one(doc! { "_id": id, PROVIDERS: { "$elemMatch": identity } })
-            .projection(doc! { "_id": 1 });
-        Ok(bounded(self.limit, found).await?.is_some())
+        self.exists(doc! { "_id": id, PROVIDERS: { "$elemMatch": link(identity) } })
+            .await
     }
 
     /// Whether the user `id` is an account nobody proved the address of yet.
     pub async fn is_unproven(&self, id: &ObjectId) -> Result<bool, ApiError> {
-        let found = self
-            .users
-            .find_one(doc! { "_id": id, VERIFIED: false })
-            .projection(doc! { "_id": 1 });
-        Ok(bounded(self.limit, found).await?.is_some())
+        self.exists(doc! { "_id": id, VERIFIED: false }).await
     }
+}
+
+/// A provider identity as a user's `_providers` holds it.
+fn link((provider, identifier): (&str, &str)) -> Document {
+    doc! { "provider": provider, "identifier": identifier }
 }
 
 /// The refusal of a sign-in with a provider identity the address's account is not linked to.

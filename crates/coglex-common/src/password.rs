@@ -119,9 +119,7 @@ pub async fn verify_async(
 ) -> Result<Verification, ApiError> {
     let (verdict, took) = limited(slots(), SLOT_WAIT, move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
-        let started = Instant::now();
-        let verdict = verify(password.expose(), hash);
-        let took = started.elapsed();
+        let (verdict, took) = timed_verify(password.expose(), hash);
         timings().record(kind_of(hash), took);
         match stored {
             Some(_) => (verdict, took),
@@ -152,11 +150,7 @@ pub async fn calibrate() {
                         .map(|hash| hash.format_for_version(bcrypt::Version::TwoB));
                 for hash in legacy.iter().map(String::as_str).chain([dummy_hash()]) {
                     let fastest = (0..2)
-                        .map(|_| {
-                            let started = Instant::now();
-                            let _ = verify("coglex-timing-equaliser", hash);
-                            started.elapsed()
-                        })
+                        .map(|_| timed_verify("coglex-timing-equaliser", hash).1)
                         .min()
                         .unwrap_or_default();
                     timings().record(kind_of(hash), fastest);
@@ -167,6 +161,13 @@ pub async fn calibrate() {
             }
         })
         .await;
+}
+
+/// [`verify`], and how long it took.
+fn timed_verify(password: &str, stored: &str) -> (Verification, Duration) {
+    let started = Instant::now();
+    let verdict = verify(password, stored);
+    (verdict, started.elapsed())
 }
 
 /// How long each kind of stored hash (algorithm and cost) takes to verify, lately.

@@ -239,10 +239,10 @@ fn check_condition(value: &Value, depth: usize) -> Result<(), ApiError> {
                 }
             }
             "$regex" => {
-                argument
+                let pattern = argument
                     .as_str()
                     .ok_or_else(|| ApiError::bad_request("`$regex` takes a string"))?;
-                check_pattern_length(Some(argument))?;
+                check_pattern_length(pattern)?;
             }
             "$options" => {
                 let flags = argument.as_str().unwrap_or("?");
@@ -319,20 +319,20 @@ pub fn check_expression(value: &Value, depth: usize) -> Result<(), ApiError> {
 
 /// A regular expression's pattern is at most [`MAX_REGEX_BYTES`] long: a match is not
 /// interrupted by `maxTimeMS`, so its length bounds the work it may ask for.
-fn check_pattern_length(pattern: Option<&Value>) -> Result<(), ApiError> {
-    match pattern.and_then(Value::as_str) {
-        Some(pattern) if pattern.len() > MAX_REGEX_BYTES => Err(ApiError::bad_request(format!(
+fn check_pattern_length(pattern: &str) -> Result<(), ApiError> {
+    if pattern.len() > MAX_REGEX_BYTES {
+        return Err(ApiError::bad_request(format!(
             "a regular expression may be at most {MAX_REGEX_BYTES} bytes"
-        ))),
-        _ => Ok(()),
+        )));
     }
+    Ok(())
 }
 
 /// The `regex` of `$regexMatch` and friends: a plain string, so that its length can be
 /// bounded here (a computed pattern, or one read from a field, could be any length).
 fn check_pattern(operator: &str, pattern: Option<&Value>) -> Result<(), ApiError> {
     match pattern {
-        Some(Value::String(text)) if !text.starts_with('$') => check_pattern_length(pattern),
+        Some(Value::String(text)) if !text.starts_with('$') => check_pattern_length(text),
         _ => Err(ApiError::bad_request(format!(
             "`{operator}` takes its `regex` as a plain string (not a field or an expression)"
         ))),

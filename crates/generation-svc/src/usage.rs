@@ -220,8 +220,11 @@ impl UsageLedger {
             let taken = deadline(2 * DEADLINE, ledger.take(&held, quota))
                 .await
                 .and_then(|taken| taken);
-            let day = taken.as_ref().ok().cloned();
-            if let Err(Ok(_)) = tell.send(taken.map(drop)) {
+            let (outcome, day) = match taken {
+                Ok(day) => (Ok(()), Some(day)),
+                Err(error) => (Err(error), None),
+            };
+            if let Err(Ok(())) = tell.send(outcome) {
                 ledger.settle_in_background(held.clone(), None);
             }
             // Housekeeping once the caller has its answer: a failure here refuses no one.

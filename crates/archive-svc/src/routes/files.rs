@@ -239,7 +239,8 @@ pub async fn upload_file(
 ///
 /// Streams a file's bytes with its detected type (`Content-Type`), as an attachment named
 /// after its filename (`Content-Disposition`), never sniffed (`nosniff`) and under a
-/// sandboxing `Content-Security-Policy` whatever the type. A user reaches only their own files (another user's is 404); an admin API key reaches all.
+/// sandboxing `Content-Security-Policy` whatever the type. A user reaches only their own
+/// files (another user's is 404); an admin API key reaches all.
 ///
 /// Supports one byte range (`Range: bytes=0-99`, `bytes=100-`, `bytes=-100`; RFC 7233) as 206;
 /// several ranges, or a range under an `If-Range` that no longer matches, get the whole file;

@@ -45,8 +45,12 @@ pub(super) async fn insert_all_or_nothing(
         collection: collection.clone(),
         ids: batch.generated.clone(),
         // A batch is one actor's: its rollback removes only their documents, never one
-        // another user stored under a freed id meanwhile.
-        owner: batch.documents.first().and_then(|d| d.get(OWNER)).cloned(),
+        // another user stored under a freed id meanwhile. Without an owner (an admin key's
+        // batch), only ownerless documents can be its own.
+        owner: match batch.documents.first().and_then(|d| d.get(OWNER)) {
+            Some(owner) => owner.clone(),
+            None => doc! { "$exists": false }.into(),
+        },
         limit,
         background: background.clone(),
     };
@@ -101,7 +105,8 @@ async fn insert_and_settle(
 struct Unsettled {
     collection: Collection<Document>,
     ids: Vec<Bson>,
-    owner: Option<Bson>,
+    /// What the batch's documents have as `_owner` (a value, or a filter on it).
+    owner: Bson,
     limit: Duration,
     background: Background,
 }
@@ -110,7 +115,7 @@ impl Unsettled {
     /// Removes `ids` (none when the insert stands).
     async fn settle(mut self, ids: Vec<Bson>) {
         self.ids = ids;
-        remove(&self.collection, &self.ids, self.owner.as_ref(), self.limit).await;
+        remove(&self.collection, &self.ids, &self.owner, self.limit).await;
         self.ids.clear();
     }
 }
@@ -123,11 +128,11 @@ impl Drop for Unsettled {
         let (collection, ids, owner, limit) = (
             self.collection.clone(),
             std::mem::take(&mut self.ids),
-            self.owner.take(),
+            std::mem::replace(&mut self.owner, Bson::Null),
             self.limit,
         );
         self.background
-            .spawn(async move { remove(&collection, &ids, owner.as_ref(), limit).await });
+            .spawn(async move { remove(&collection, &ids, &owner, limit).await });
     }
 }
 
@@ -143,20 +148,11 @@ fn written_before(err: &mongodb::error::Error) -> Option<usize> {
     }
 }
 
-async fn remove(
-    collection: &Collection<Document>,
-    ids: &[Bson],
-    owner: Option<&Bson>,
-    limit: Duration,
-) {
+async fn remove(collection: &Collection<Document>, ids: &[Bson], owner: &Bson, limit: Duration) {
     if ids.is_empty() {
         return;
     }
-    let mut filter = doc! { "_id": { "$in": ids.to_vec() } };
-    // Without an owner (an admin key's batch), only ownerless documents can be its own.
-    let owned = owner.map_or_else(|| doc! { "$exists": false }.into(), Bson::clone);
-    filter.insert(OWNER, owned);
-    let removal = collection.delete_many(filter);
+    let removal = collection.delete_many(doc! { "_id": { "$in": ids.to_vec() }, OWNER: owner });
     if let Err(e) = coglex_common::mongo::bounded(limit, removal).await {
         tracing::error!(error = ?e, "could not roll back a failed insert");
     }
