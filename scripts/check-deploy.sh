@@ -119,7 +119,7 @@ step="docker-compose config"
 say "docker-compose config (docker-compose $(docker-compose version --short 2>/dev/null))"
 if [ ! -e .env ]; then
   dummy=$(printf 'x%.0s' {1..40})
-  sed -e "s|^SERVER_SECRET=.*|SERVER_SECRET=$dummy|" -e "s|^API_KEYS=.*|API_KEYS=$dummy|" \
+  sed -e "s|^SERVER_SECRET=.*|SERVER_SECRET=s$dummy|" -e "s|^API_KEYS=.*|API_KEYS=$dummy|" \
     .env.example > .env
   created_env="$PWD/.env"
 fi

@@ -108,11 +108,17 @@ async fn request_overhead() {
     };
     let (uncached, cached) = (store(0), store(60_000));
     let session_db = time_per_op_async(2000, || async {
-        assert!(uncached.is_active(&user.session_id).await.unwrap());
+        assert!(uncached
+            .is_active(&user.session_id, &user.user_id)
+            .await
+            .unwrap());
     })
     .await;
     let session_cached = time_per_op_async(100_000, || async {
-        assert!(cached.is_active(&user.session_id).await.unwrap());
+        assert!(cached
+            .is_active(&user.session_id, &user.user_id)
+            .await
+            .unwrap());
     })
     .await;
 

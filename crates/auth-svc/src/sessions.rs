@@ -84,7 +84,7 @@ impl Sessions {
         let sessions = self.core.sessions.collection();
         coglex_common::mongo::expire_records(sessions).await?;
         let by_user = IndexModel::builder()
-            .keys(doc! { "user_id": 1 })
+            .keys(doc! { fields::USER_ID: 1 })
             .options(IndexOptions::builder().name("user".to_owned()).build())
             .build();
         sessions.create_index(by_user).await.map(|_| ())
@@ -104,7 +104,7 @@ impl Sessions {
         let now = DateTime::now();
         let session = doc! {
             "_id": &sid,
-            "user_id": user_id,
+            fields::USER_ID: user_id,
             "user_key": user_key,
             REFRESH_JTI: &refresh.jti,
             "created_at": now,
@@ -185,9 +185,12 @@ impl Sessions {
         Ok(ended)
     }
 
-    /// Whether the session `session_id` is live as the database has it now (not as cached).
-    pub async fn is_live(&self, session_id: &str) -> Result<bool, ApiError> {
-        self.core.sessions.is_active_now(session_id).await
+    /// Whether the caller's session is live as the database has it now (not as cached).
+    pub async fn is_live(&self, user: &AuthUser) -> Result<bool, ApiError> {
+        self.core
+            .sessions
+            .is_active_now(&user.session_id, &user.user_id)
+            .await
     }
 
     /// Ends the session `session_id`, at once in this process; returns how many ended.
@@ -201,7 +204,7 @@ impl Sessions {
 
     /// Ends every session of `user_id`; returns how many ended.
     pub async fn end_all(&self, user_id: &str) -> Result<u64, ApiError> {
-        self.revoke(doc! { "user_id": user_id, fields::REVOKED_AT: null })
+        self.revoke(doc! { fields::USER_ID: user_id, fields::REVOKED_AT: null })
             .await
     }
 

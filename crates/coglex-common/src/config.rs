@@ -148,6 +148,16 @@ impl ApiKeySettings {
                 )));
             }
         }
+        // A key in both lists would make every holder of the client key an admin.
+        if self
+            .api_keys
+            .iter()
+            .any(|key| self.admin_api_keys.contains(key))
+        {
+            return Err(ConfigError(
+                "a key is in both API_KEYS and ADMIN_API_KEYS; an admin key must not be shipped to clients".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -186,6 +196,20 @@ impl CoreSettings {
         };
         settings.tokens.validate()?;
         settings.keys.validate()?;
+        // Clients hold the API keys, so a key that is also the signing secret lets any of
+        // them mint session tokens (the original's flaw).
+        let secret = &settings.tokens.server_secret;
+        if settings
+            .keys
+            .api_keys
+            .iter()
+            .chain(&settings.keys.admin_api_keys)
+            .any(|key| key == secret)
+        {
+            return Err(ConfigError(
+                "SERVER_SECRET must differ from every API key: clients send the keys, and the secret signs session tokens".into(),
+            ));
+        }
         crate::mongo::check_private_collection(
             "MONGODB_AUTH_COLLECTION",
             &settings.mongo.mongodb_auth_collection,
@@ -291,6 +315,43 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("API_KEYS has a key shorter than 32 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_server_secret_that_is_also_an_api_key_is_refused() {
+        let secret = "s".repeat(32);
+        let client_key = valid_pairs().remove(1);
+        for keys in [
+            [
+                ("API_KEYS", secret.clone()),
+                ("ADMIN_API_KEYS", "c".repeat(32)),
+            ],
+            [client_key.clone(), ("ADMIN_API_KEYS", secret.clone())],
+        ] {
+            let pairs = [("SERVER_SECRET", secret.clone())].into_iter().chain(keys);
+            let err = CoreSettings::from_source(&ConfigSource::from_pairs(pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SERVER_SECRET must differ"), "{err}");
+            assert!(
+                !err.contains(&secret),
+                "the secret must not be echoed: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_in_both_key_lists_is_refused() {
+        let mut pairs = valid_pairs();
+        pairs.push((
+            "ADMIN_API_KEYS",
+            format!("{},{}", "c".repeat(32), "b".repeat(40)),
+        ));
+        let err = CoreSettings::from_source(&ConfigSource::from_pairs(pairs)).unwrap_err();
+        assert!(
+            err.to_string().contains("both API_KEYS and ADMIN_API_KEYS"),
             "{err}"
         );
     }

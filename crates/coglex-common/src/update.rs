@@ -142,7 +142,10 @@ fn check_argument(
             _ => invalid("arrays"),
         },
         "$push" | "$addToSet" => match argument.as_object() {
-            Some(modifiers) if modifiers.keys().any(|k| k.starts_with('$')) => {
+            // `{"$date": ...}` and the like are one value to push, not modifiers.
+            Some(modifiers)
+                if !is_extended_json(modifiers) && modifiers.keys().any(|k| k.starts_with('$')) =>
+            {
                 check_modifiers(operator, modifiers)
             }
             _ => check_stored_value(argument, 2),
@@ -211,6 +214,8 @@ mod tests {
         for ok in [
             json!({"$push": {"tags": {"$each": ["a", "b"], "$slice": -5, "$sort": 1}}}),
             json!({"$addToSet": {"tags": "c"}}),
+            json!({"$push": {"dates": {"$date": "2024-01-01T00:00:00Z"}}}),
+            json!({"$addToSet": {"ids": {"$oid": "65a1b2c3d4e5f6a7b8c9d0e1"}}}),
             json!({"$pull": {"scores": {"$lt": 5}}}),
             json!({"$set": {"items.$[].done": true, "when": {"$date": "2024-01-01T00:00:00Z"}}}),
             json!({"$currentDate": {"seen": true}, "$unset": {"old": ""}}),

@@ -216,7 +216,7 @@ pub async fn finish_oauth(
 async fn linking_reach(state: &State, user: AuthUser) -> Result<(String, Reach), ApiError> {
     let id = ObjectId::parse_str(&user.user_id).map_err(ApiError::internal)?;
     let unproven = state.users.is_unproven(&id).await?;
-    if !state.sessions.is_live(&user.session_id).await? {
+    if !state.sessions.is_live(&user).await? {
         return Err(ApiError::new(
             ErrorCode::InvalidToken,
             "the session has ended; sign in again to link",

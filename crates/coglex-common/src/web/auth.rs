@@ -52,7 +52,11 @@ async fn authenticate(core: web::Data<Core>, token: String) -> Result<AuthUser, 
     let claims = core
         .tokens
         .verify::<SessionClaims>(&token, Purpose::Session)?;
-    if !core.sessions.is_active(&claims.extra.sid).await? {
+    if !core
+        .sessions
+        .is_active(&claims.extra.sid, &claims.sub)
+        .await?
+    {
         return Err(invalid("the session has ended; sign in again"));
     }
     Ok(AuthUser {

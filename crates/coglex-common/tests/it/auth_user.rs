@@ -115,3 +115,35 @@ async fn a_malformed_authorization_header_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_live_session_is_honoured_only_for_its_own_user() {
+    // A token naming Bob with Ada's session id: the session is live, but not his.
+    let app = spawn_app(build).await;
+    let ada = test_support::sign_in(&app, "ada@example.com").await;
+    let bob = test_support::sign_in(&app, "bob@example.com").await;
+    let whoami = |token: String| {
+        app.get("/service/probe/v1/whoami")
+            .bearer_auth(token)
+            .send()
+    };
+    // Ada's own token first, so her session's answer is in the cache.
+    assert_eq!(whoami(ada.token.clone()).await.unwrap().status(), 200);
+    let claims = SessionClaims {
+        sid: ada.session_id.clone(),
+        key: bob.user_key.clone(),
+    };
+    let crossed = token_keys()
+        .issue(
+            Purpose::Session,
+            &bob.user_id,
+            Duration::from_secs(60),
+            claims,
+        )
+        .unwrap()
+        .token;
+    let response = whoami(crossed).await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(json(response).await["error"]["code"], "invalid_token");
+    assert_eq!(whoami(ada.token).await.unwrap().status(), 200);
+}

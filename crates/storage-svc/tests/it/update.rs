@@ -33,6 +33,26 @@ async fn the_readme_set_and_inc_example_updates_one_document() {
 }
 
 #[tokio::test]
+async fn a_single_extended_json_value_is_pushed_as_that_type() {
+    let storage = spawn_storage().await;
+    let ids = storage
+        .ada()
+        .insert_ok("events", json!([{"name": "launch"}]))
+        .await;
+
+    let push = json!({"document": {"$push": {"dates": {"$date": "2024-01-01T00:00:00Z"}}}});
+    let response = storage.ada().update_one("events", &ids[0], push).await;
+
+    assert_eq!(response.status(), 200);
+    let stored = storage.stored("events").await;
+    let dates = stored[0].get_array("dates").unwrap();
+    assert_eq!(
+        dates[0],
+        mongodb::bson::Bson::DateTime(mongodb::bson::DateTime::from_millis(1_704_067_200_000))
+    );
+}
+
+#[tokio::test]
 async fn updating_a_missing_document_is_404() {
     let storage = spawn_storage().await;
 
