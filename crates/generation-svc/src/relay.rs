@@ -8,6 +8,7 @@
 //! carrying the API's error body. When the client goes away, actix drops this stream, which
 //! drops Gemini's response and so closes that connection: the upstream call is cancelled.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,9 +18,11 @@ use bytes::Bytes;
 use coglex_common::error::error_body;
 use coglex_common::ErrorCode;
 use futures_util::{Stream, StreamExt};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 use crate::sse::{Event, EventSplitter};
-use crate::usage::{Hold, UsageMetadata, UsageProbe};
+use crate::usage::{Hold, UsageMetadata};
 
 /// Largest single event accepted from Gemini.
 const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
@@ -28,24 +31,83 @@ const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
 pub struct UsageOnEnd {
     hold: Option<Hold>,
     last: Option<UsageMetadata>,
+    /// Bytes of answer text relayed so far.
+    relayed_text: u64,
+    /// Gemini said the answer is whole: a `finishReason`, or the stream's clean end.
+    complete: bool,
+}
+
+/// What a chunk's `data` tells about its cost.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChunkProbe<'a> {
+    usage_metadata: Option<UsageMetadata>,
+    #[serde(default, borrow)]
+    candidates: Vec<CandidateProbe<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CandidateProbe<'a> {
+    finish_reason: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    content: Option<ContentProbe<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ContentProbe<'a> {
+    #[serde(default, borrow)]
+    parts: Vec<PartProbe<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PartProbe<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
 }
 
 impl UsageOnEnd {
     pub fn new(hold: Option<Hold>) -> Self {
-        Self { hold, last: None }
+        Self {
+            hold,
+            last: None,
+            relayed_text: 0,
+            complete: false,
+        }
     }
 
-    /// Each chunk carries the usage so far (in its `data`); the last one seen is the call's.
+    /// Chunks carry the usage so far (in their `data`), though the output's count may come
+    /// only with the last one; the last seen is the call's.
     fn observe(&mut self, data: &str) {
         if self.hold.is_none() {
             return;
         }
-        if let Ok(UsageProbe {
-            usage_metadata: Some(usage),
-        }) = serde_json::from_str(data)
-        {
-            self.last = Some(usage);
+        let Ok(chunk) = serde_json::from_str::<ChunkProbe>(data) else {
+            return;
+        };
+        if chunk.usage_metadata.is_some() {
+            self.last = chunk.usage_metadata;
         }
+        for candidate in &chunk.candidates {
+            self.complete |= candidate.finish_reason.is_some();
+            let parts = candidate.content.iter().flat_map(|content| &content.parts);
+            let text: usize = parts
+                .filter_map(|part| part.text.as_deref())
+                .map(str::len)
+                .sum();
+            self.relayed_text = self.relayed_text.saturating_add(text as u64);
+        }
+    }
+
+    /// What the call is charged: Gemini's last count, or, for a stream cut short (the client
+    /// left, Gemini broke off), at least the prompt and about a token per four bytes of the
+    /// text relayed, since Gemini counts the output only in its last chunk.
+    fn usage(&self, hold: &Hold) -> Option<UsageMetadata> {
+        if self.complete {
+            return self.last;
+        }
+        let so_far = self.last.unwrap_or_default();
+        Some(so_far.at_least(hold.prompt_estimate(), self.relayed_text.div_ceil(4)))
     }
 }
 
@@ -53,7 +115,8 @@ impl Drop for UsageOnEnd {
     fn drop(&mut self) {
         // Dropped when the body ends or the client leaves; the write goes on without them.
         if let Some(hold) = self.hold.take() {
-            hold.settle_later(self.last.take());
+            let usage = self.usage(&hold);
+            hold.settle_later(usage);
         }
     }
 }
@@ -109,6 +172,7 @@ impl Relay {
                 }
                 Ok(None) => {
                     self.ended = true;
+                    self.usage.complete = true;
                     let rest = self.splitter.finish()?;
                     return Some(self.pass_on(rest));
                 }

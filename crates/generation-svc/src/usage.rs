@@ -91,15 +91,59 @@ const HOLD_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The day's holds of calls not yet ended, by hold id: `{tokens, at}`.
 const HOLDS: &str = "holds";
 
-/// What a call may use while it runs: about a token per four bytes of its request (more than
-/// inline media costs; the rest is given back when it ends) plus its output limit,
-/// `generationConfig.maxOutputTokens`, or `default_output` without one.
-pub fn estimate(request_bytes: usize, request: &serde_json::Value, default_output: u64) -> u64 {
-    let output = request
-        .pointer("/generationConfig/maxOutputTokens")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(default_output);
-    (request_bytes as u64).div_ceil(4).saturating_add(output)
+/// Most answers Gemini writes for one call (`generationConfig.candidateCount`).
+const MAX_CANDIDATES: u64 = 8;
+
+/// What a call may use while it runs, in tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// About a token per four bytes of the request: more than inline media costs.
+    pub prompt: u64,
+    /// Its output limit, `generationConfig.maxOutputTokens` (or `default_output` without a
+    /// positive one: Gemini takes 0 as unset), for each of its `candidateCount` answers.
+    pub output: u64,
+}
+
+impl Estimate {
+    pub fn total(self) -> u64 {
+        self.prompt.saturating_add(self.output)
+    }
+}
+
+/// What a call of `request_bytes` may use while it runs; the rest is given back when it ends.
+pub fn estimate(
+    request_bytes: usize,
+    request: &serde_json::Value,
+    default_output: u64,
+) -> Estimate {
+    let config = |name: &str| {
+        request
+            .pointer(&format!("/generationConfig/{name}"))
+            .and_then(serde_json::Value::as_u64)
+            .filter(|&n| n > 0)
+    };
+    let per_answer = config("maxOutputTokens").unwrap_or(default_output);
+    let answers = config("candidateCount").unwrap_or(1).min(MAX_CANDIDATES);
+    Estimate {
+        prompt: (request_bytes as u64).div_ceil(4),
+        output: per_answer.saturating_mul(answers),
+    }
+}
+
+impl UsageMetadata {
+    /// This usage, raised to at least `prompt` and `candidates` tokens: what a call cut short
+    /// is charged, since Gemini reports the output's count only at the end.
+    pub fn at_least(self, prompt: u64, candidates: u64) -> Self {
+        let prompt = self.prompt_token_count.max(prompt);
+        let candidates = self.candidates_token_count.max(candidates);
+        Self {
+            prompt_token_count: prompt,
+            candidates_token_count: candidates,
+            total_token_count: self
+                .total_token_count
+                .max(prompt.saturating_add(candidates)),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -113,11 +157,14 @@ pub struct UsageLedger {
 }
 
 /// A metered call's claim on its spender's day, taken by [`UsageLedger::admit`]. Settle it
-/// with what the call used; dropped unsettled (the client left), it is given back in the
-/// background.
+/// with what the call used. Dropped unsettled (its request stopped mid-call, say at
+/// shutdown, while Google bills what it received), it is swapped in the background for the
+/// prompt's estimate.
 pub struct Hold {
     ledger: UsageLedger,
     held: Option<Held>,
+    /// The call's prompt, as estimated: the least a call cut short is charged.
+    prompt: u64,
     /// Keeps a stopping service waiting until this hold has been handed over.
     _tracked: Tracked,
 }
@@ -147,12 +194,18 @@ impl Hold {
         let held = self.held.take()?;
         Some(self.ledger.settle_in_background(held, usage))
     }
+
+    /// The call's prompt, as estimated when it was admitted.
+    pub fn prompt_estimate(&self) -> u64 {
+        self.prompt
+    }
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        if let Some(held) = self.held.take().filter(|held| held.tokens > 0) {
-            self.ledger.settle_in_background(held, None);
+        if let Some(held) = self.held.take() {
+            let prompt = UsageMetadata::default().at_least(self.prompt, 0);
+            self.ledger.settle_in_background(held, Some(prompt));
         }
     }
 }
@@ -175,7 +228,7 @@ impl UsageLedger {
     /// Admits a call that may use `estimate` tokens, holding them (at most the whole quota)
     /// until it ends. Refuses with 429 a spender whose day is used up (`Retry-After` until
     /// the next UTC day) or held by calls still running (`Retry-After` 1 second).
-    pub async fn admit(&self, spender: Spender, estimate: u64) -> Result<Hold, ApiError> {
+    pub async fn admit(&self, spender: Spender, estimate: Estimate) -> Result<Hold, ApiError> {
         let (quota, _) = self.quota_of(&spender);
         let now = DateTime::now();
         let held = Held {
@@ -183,7 +236,7 @@ impl UsageLedger {
             tokens: if quota == 0 {
                 0
             } else {
-                estimate.clamp(1, quota)
+                estimate.total().clamp(1, quota)
             },
             path: format!("{HOLDS}.{}", ObjectId::new().to_hex()),
             taken_at: now,
@@ -195,6 +248,7 @@ impl UsageLedger {
         Ok(Hold {
             ledger: self.clone(),
             held: Some(held),
+            prompt: estimate.prompt,
             _tracked: self.background.token(),
         })
     }
@@ -485,11 +539,64 @@ mod tests {
 
     #[test]
     fn a_call_is_estimated_at_its_request_and_its_output_limit() {
-        let limited = serde_json::json!({ "generationConfig": { "maxOutputTokens": 100 } });
-        assert_eq!(estimate(400, &limited, 8192), 200);
-        assert_eq!(estimate(401, &serde_json::json!({}), 8192), 101 + 8192);
-        let unparsable = serde_json::json!({ "generationConfig": { "maxOutputTokens": "lots" } });
-        assert_eq!(estimate(0, &unparsable, 8192), 8192);
+        let total = |config: serde_json::Value, bytes| {
+            estimate(
+                bytes,
+                &serde_json::json!({ "generationConfig": config }),
+                8192,
+            )
+            .total()
+        };
+        assert_eq!(
+            total(serde_json::json!({ "maxOutputTokens": 100 }), 400),
+            200
+        );
+        assert_eq!(
+            estimate(401, &serde_json::json!({}), 8192),
+            Estimate {
+                prompt: 101,
+                output: 8192
+            }
+        );
+        assert_eq!(
+            total(serde_json::json!({ "maxOutputTokens": "lots" }), 0),
+            8192
+        );
+    }
+
+    #[test]
+    fn an_unset_output_limit_or_several_answers_cannot_shrink_the_estimate() {
+        let output = |config: serde_json::Value| {
+            estimate(0, &serde_json::json!({ "generationConfig": config }), 8192).output
+        };
+        assert_eq!(output(serde_json::json!({ "maxOutputTokens": 0 })), 8192);
+        assert_eq!(
+            output(serde_json::json!({ "maxOutputTokens": 100, "candidateCount": 3 })),
+            300
+        );
+        assert_eq!(
+            output(serde_json::json!({ "candidateCount": 1000 })),
+            8 * 8192
+        );
+        assert_eq!(output(serde_json::json!({ "candidateCount": 0 })), 8192);
+    }
+
+    #[test]
+    fn a_call_cut_short_is_charged_at_least_what_it_got_this_far() {
+        let reported = UsageMetadata {
+            prompt_token_count: 50,
+            candidates_token_count: 0,
+            total_token_count: 50,
+        };
+        let charged = reported.at_least(30, 12);
+        assert_eq!(
+            (
+                charged.prompt_token_count,
+                charged.candidates_token_count,
+                charged.total_token_count
+            ),
+            (50, 12, 62)
+        );
     }
 
     #[test]

@@ -555,13 +555,19 @@ fn generated(
             {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
         ]);
     }
-    json!({
-        "candidates": [candidate],
-        "usageMetadata": {
+    // Like Gemini, a stream counts its output only in its last chunk.
+    let usage = if chunk.is_some() && !last {
+        json!({"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens})
+    } else {
+        json!({
             "promptTokenCount": prompt_tokens,
             "candidatesTokenCount": candidates_tokens,
             "totalTokenCount": prompt_tokens + candidates_tokens,
-        },
+        })
+    };
+    json!({
+        "candidates": [candidate],
+        "usageMetadata": usage,
         "modelVersion": model,
         "responseId": "fake-response-id",
     })

@@ -48,7 +48,8 @@ pub enum GeminiError {
 impl GeminiError {
     /// Maps a transport error; the URL is dropped because the upload URL is a credential.
     pub(crate) fn from_transport(err: reqwest::Error) -> Self {
-        if err.is_timeout() {
+        // A connect timeout is both; Gemini was not reached, so it is 502, not 504.
+        if err.is_timeout() && !err.is_connect() {
             Self::Timeout
         } else {
             Self::Unreachable(err.without_url())

@@ -345,6 +345,32 @@ async fn a_stream_the_client_leaves_gives_its_hold_back() {
     let spent = usage.get_i64("total_tokens").unwrap();
     assert!(spent > 0);
     assert_eq!(usage.get_i64("committed").unwrap(), spent);
+    // Gemini had not counted the output yet: the text relayed ("chunk 1 ", 2 tokens each)
+    // is charged.
+    let output = usage.get_i64("candidates_tokens").unwrap();
+    assert!(output >= 2 && output % 2 == 0, "{usage}");
+    assert_eq!(spent, usage.get_i64("prompt_tokens").unwrap() + output);
+}
+
+#[tokio::test]
+async fn a_call_the_client_leaves_while_gemini_works_is_charged_what_gemini_reports() {
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "100000")]).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    app.gemini
+        .fail_next(Failure::Delay(Duration::from_millis(1500)));
+
+    let left = app
+        .converse(&simple_text_example())
+        .bearer_auth(&user.token)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+
+    assert!(left.unwrap_err().is_timeout());
+    // Google bills the call it received, so it runs to its end and counts in full.
+    let usage = settled_usage_of(&app, &user.user_id).await;
+    assert!(usage.get_i64("candidates_tokens").unwrap() > 0, "{usage}");
+    assert_eq!(usage.get_i64("committed"), usage.get_i64("total_tokens"));
 }
 
 #[tokio::test]
