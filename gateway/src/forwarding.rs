@@ -48,10 +48,10 @@ pub fn check_method(method: &Method) -> Result<(), GatewayError> {
 
 /// Refuses requests whose body length or host two parsers could read differently.
 ///
-/// hyper has already refused differing lengths and non-chunked encodings (with an empty 400),
-/// merged identical lengths, and read a request carrying both headers as chunked with its
-/// `Content-Length` removed and its connection closed after it (RFC 9112 §6.3). What remains
-/// is checked here, whatever parser stands in front.
+/// hyper has already refused differing lengths and non-chunked encodings (with an empty 400).
+/// Identical lengths it merged and a `Content-Length` beside `Transfer-Encoding` it dropped
+/// are seen in the raw bytes (`head_scan`); what remains is checked here, whatever parser
+/// stands in front.
 pub fn check_framing(headers: &HeaderMap) -> Result<(), GatewayError> {
     if headers.get_all(header::HOST).iter().nth(1).is_some() {
         return Err(GatewayError::BadFraming("more than one Host header"));

@@ -15,6 +15,7 @@ mod docs;
 mod driver;
 mod forwarding;
 mod h2c;
+mod head_scan;
 mod limits;
 mod memo;
 mod metrics;

@@ -26,6 +26,7 @@ use crate::forwarding::{
     TrustedProxies, X_API_KEY, X_REAL_IP, X_REQUEST_ID,
 };
 use crate::h2c::{Http2Settings, SharedUpstreams};
+use crate::head_scan::FramingFlag;
 use crate::limits::RateLimit;
 use crate::memo::Memo;
 use crate::metrics::{Metrics, UpstreamErrorKind};
@@ -81,6 +82,8 @@ pub struct ClientConn {
     /// Its event loop's HTTP/2 service connections, used instead for the services spoken to
     /// in HTTP/2.
     shared: Option<Arc<SharedUpstreams>>,
+    /// Framing hyper settled on its own that the raw bytes showed was ambiguous.
+    framing: FramingFlag,
 }
 
 impl ClientConn {
@@ -88,12 +91,14 @@ impl ClientConn {
         peer: IpAddr,
         upstreams: ConnUpstreams,
         shared: Option<Arc<SharedUpstreams>>,
+        framing: FramingFlag,
     ) -> Self {
         Self {
             peer,
             peer_value: ip_value(peer),
             upstreams,
             shared,
+            framing,
         }
     }
 }
@@ -260,8 +265,12 @@ impl Proxy {
                     .preflight(request.headers(), request_id.to_str().unwrap_or("-"))),
             );
         }
-        if let Err(error) =
-            check_method(request.method()).and_then(|()| check_framing(request.headers()))
+        if let Err(error) = check_method(request.method())
+            .and_then(|()| check_framing(request.headers()))
+            .and_then(|()| match client.framing.refusal() {
+                Some(why) => Err(GatewayError::BadFraming(why)),
+                None => Ok(()),
+            })
         {
             return (None, Err(error));
         }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use coglex_common::error::{error_body, ErrorCode};
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
@@ -98,6 +98,12 @@ impl GatewayError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Self::BadFraming(_) = self {
+            // Whatever follows on the connection was framed by a message we refused.
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         if self == Self::MethodNotAllowed {
             response.headers_mut().insert(ALLOW, FORWARDED_METHODS);

@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::GatewaySettings;
 use crate::driver;
+use crate::head_scan::{FramingFlag, HeadScan};
 use crate::proxy::{ClientConn, Proxy};
 use crate::send_timeout::SendTimeout;
 use crate::upstream;
@@ -305,16 +306,19 @@ impl EventLoop {
             let _ = stream.set_nodelay(true);
             let proxy = Arc::clone(&self.proxy);
             let (upstreams, opened) = upstream::for_connection();
+            let framing = FramingFlag::default();
             let client = Arc::new(ClientConn::new(
                 peer.ip().to_canonical(),
                 upstreams,
                 shared.clone(),
+                framing.clone(),
             ));
             let service = service_fn(move |request| {
                 let (proxy, client) = (Arc::clone(&proxy), Arc::clone(&client));
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &client).await) }
             });
-            let io = SendTimeout::new(TokioIo::new(stream), self.send_timeout);
+            let io = TokioIo::new(HeadScan::new(stream, framing));
+            let io = SendTimeout::new(io, self.send_timeout);
             let connection = graceful.watch(builder.serve_connection(io, service));
             // The connection and the service connections it opens share this one task.
             tokio::spawn(async move {

@@ -21,6 +21,7 @@ async fn smuggling_attempts_are_refused_and_never_reach_a_service() {
     let head = format!("POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nConnection: close\r\n");
     for framing in [
         "Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        "Content-Length: 4\r\nContent-Length: 4\r\n\r\nabcd",
         "Content-Length: 4, 4\r\n\r\nabcd",
         "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
         "Content-Length: +4\r\n\r\nabcd",
@@ -35,29 +36,72 @@ async fn smuggling_attempts_are_refused_and_never_reach_a_service() {
 }
 
 #[tokio::test]
-async fn a_request_hidden_behind_content_length_and_chunked_is_never_forwarded() {
-    // hyper reads such a message as chunked, drops Content-Length and closes the connection
-    // after it (RFC 9112 §6.3), so the bytes after the chunked body are never parsed as a
-    // second request, by the gateway or by the service: the service gets the POST alone,
-    // without the length it could have read differently.
+async fn a_request_with_both_lengths_is_refused_and_nothing_behind_it_is_read() {
+    // hyper alone would read this as chunked and pass it on; the raw head shows both.
     let (gateway, upstream) = gateway_with(&[]).await;
     let smuggled = format!(
         "GET /service/auth/v1/smuggled HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n\r\n"
     );
+    for both in [
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+    ] {
+        let request = format!(
+            "POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n{both}\r\n0\r\n\r\n{smuggled}"
+        );
+        let response = raw(&gateway, request).await;
+        assert_eq!(response.matches("HTTP/1.1 ").count(), 1, "{response}");
+        let (status, body) = status_and_body(&response);
+        assert_eq!(status, "HTTP/1.1 400 Bad Request", "{response}");
+        assert_eq!(
+            body["error"]["message"],
+            "both Content-Length and Transfer-Encoding are set"
+        );
+        assert!(body["request_id"].is_string(), "{body}");
+    }
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_repeated_equal_length_is_refused_and_the_connection_closed() {
+    let (gateway, upstream) = gateway_with(&[]).await;
     let request = format!(
-        "POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}"
+        "POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd\
+         GET /service/storage/v1/next HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n\r\n"
     );
     let response = raw(&gateway, request).await;
     assert_eq!(response.matches("HTTP/1.1 ").count(), 1, "{response}");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let seen: serde_json::Value =
-        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default())
-            .unwrap_or_else(|_| panic!("the service's echo: {response}"));
-    assert_eq!(seen["path"], "/service/storage/v1/things");
-    assert_eq!(seen["body_length"], 0);
-    assert!(seen["headers"].get("content-length").is_none(), "{seen}");
-    assert!(!response.contains("smuggled"), "{response}");
-    assert_eq!(upstream.hits(), 1, "only the POST reached the service");
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 400 Bad Request", "{response}");
+    assert_eq!(
+        body["error"]["message"],
+        "more than one Content-Length header"
+    );
+    assert!(response
+        .to_ascii_lowercase()
+        .contains("\r\nconnection: close\r\n"));
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn pipelined_requests_with_bodies_all_pass_through_one_connection() {
+    // Bodies that hold what looks like a head with both lengths: only real heads count.
+    let (gateway, upstream) = gateway_with(&[]).await;
+    let decoy = "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = |framing: String| {
+        format!("POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n{framing}\r\n")
+    };
+    let request = [
+        head(format!("Content-Length: {}\r\n", decoy.len())),
+        decoy.to_owned(),
+        head("Transfer-Encoding: chunked\r\n".into()),
+        format!("{:x}\r\n{decoy}\r\n0\r\n\r\n", decoy.len()),
+        head("Connection: close\r\n".into()),
+    ]
+    .concat();
+    let response = raw(&gateway, request).await;
+    assert_eq!(response.matches("HTTP/1.1 200 OK").count(), 3, "{response}");
+    assert_eq!(upstream.hits(), 3);
 }
 
 /// The status line and the JSON body of a raw response.
