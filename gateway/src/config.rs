@@ -47,6 +47,12 @@ pub struct GatewaySettings {
     /// by it either.
     #[serde(default = "defaults::upstream_response_timeout_ms")]
     pub upstream_response_timeout_ms: u64,
+    /// Milliseconds a service's response body may stop moving before it is cut and the
+    /// client's connection closed (`UPSTREAM_BODY_IDLE_TIMEOUT_MS`): a service that stalled
+    /// after its head cannot hold a connection forever. Event streams send more often than
+    /// this (generation-svc ends a silent one itself after `GENERATION_STREAM_IDLE_TIMEOUT_MS`).
+    #[serde(default = "defaults::upstream_body_idle_timeout_ms")]
+    pub upstream_body_idle_timeout_ms: u64,
     /// Longest a request may take before its response starts, upload included
     /// (`UPSTREAM_REQUEST_MAX_MS`): a body still arriving then is cut with 408, so one that
     /// trickles in cannot hold a connection forever.
@@ -158,6 +164,9 @@ mod defaults {
     pub fn upstream_response_timeout_ms() -> u64 {
         60_000
     }
+    pub fn upstream_body_idle_timeout_ms() -> u64 {
+        300_000
+    }
     pub fn upstream_request_max_ms() -> u64 {
         600_000
     }
@@ -207,6 +216,11 @@ impl GatewaySettings {
             return Err(ConfigError(
                 "MAX_CONNECTIONS must be from 1 to 1000000 and CLIENT_SEND_TIMEOUT_MS positive"
                     .into(),
+            ));
+        }
+        if self.upstream_body_idle_timeout_ms == 0 {
+            return Err(ConfigError(
+                "UPSTREAM_BODY_IDLE_TIMEOUT_MS must be positive".into(),
             ));
         }
         if !(1..=64).contains(&self.upstream_http2_connections)

@@ -16,6 +16,7 @@ mod driver;
 mod forwarding;
 mod h2c;
 mod head_scan;
+mod idle_body;
 mod limits;
 mod memo;
 mod metrics;

@@ -27,6 +27,7 @@ use crate::forwarding::{
 };
 use crate::h2c::{Http2Settings, SharedUpstreams};
 use crate::head_scan::FramingFlag;
+use crate::idle_body::IdleLimited;
 use crate::limits::RateLimit;
 use crate::memo::Memo;
 use crate::metrics::{Metrics, UpstreamErrorKind};
@@ -51,6 +52,8 @@ struct Upstream {
     http2: bool,
     /// How long it may take to start a response once the request's body stopped moving.
     response_timeout: Duration,
+    /// How long its response body may stop moving before it is cut.
+    body_idle_timeout: Duration,
 }
 
 impl Upstream {
@@ -149,6 +152,9 @@ impl Proxy {
                     ),
                     http2: settings.upstream_http2(service),
                     response_timeout: settings.response_timeout(service),
+                    body_idle_timeout: Duration::from_millis(
+                        settings.upstream_body_idle_timeout_ms,
+                    ),
                 }
             })
             .collect();
@@ -419,6 +425,7 @@ impl Proxy {
             return Err(GatewayError::UpstreamFailed);
         }
         strip_hop_by_hop(&mut parts.headers);
+        let body = IdleLimited::new(body, upstream.body_idle_timeout);
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 

@@ -7,8 +7,10 @@ use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
+use crate::idle_body::IdleLimited;
+
 /// What the gateway sends back: a service's streamed body, or one the gateway made.
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub type ProxyBody = Either<IdleLimited<Incoming>, Full<Bytes>>;
 
 /// Why the gateway answered instead of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -162,3 +162,32 @@ async fn server_sent_events_arrive_one_by_one() {
         "events 2 and 3 arrived together: {arrivals:?}"
     );
 }
+
+#[tokio::test]
+async fn a_response_body_that_stops_moving_is_cut() {
+    // The events come every SSE_INTERVAL; a body idle limit below it cuts the stream after
+    // the first.
+    let (gateway, _upstream) = gateway_with(&[("UPSTREAM_BODY_IDLE_TIMEOUT_MS", "100")]).await;
+    let response = gateway
+        .post("/service/generation/v1/sse")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let started = Instant::now();
+    let mut stream = response.bytes_stream();
+    let mut received = String::new();
+    let mut cut = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => received.push_str(std::str::from_utf8(&bytes).unwrap()),
+            Err(_) => {
+                cut = true;
+                break;
+            }
+        }
+    }
+    assert!(cut, "the stream ended cleanly: {received:?}");
+    assert_eq!(received, "data: {\"event\":1}\n\n");
+    assert!(started.elapsed() < SSE_INTERVAL, "{:?}", started.elapsed());
+}
