@@ -1,17 +1,17 @@
 //! A service's response body that stops moving is cut. Without it, a service that sent its
 //! head and then stalled (a deadlock, a stuck stream) would hold the client connection, the
 //! service connection and a connection slot forever, and make every shutdown wait out its
-//! drain. Only a body with nothing to give is timed, and the timer is made on its first
-//! wait: a response whose body is at hand, as most are, costs nothing more.
+//! drain. Only a body with nothing to give is timed (`stall_timer`): a response whose body
+//! is at hand, as most are, makes no timer.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+
+use crate::stall_timer::StallTimer;
 
 /// Why a body was cut: what the client's connection is aborted with.
 #[derive(Debug)]
@@ -34,19 +34,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// `body`, cut when no frame comes for `limit`.
 pub struct IdleLimited<B> {
     body: B,
-    limit: Duration,
-    timer: Option<Pin<Box<Sleep>>>,
-    /// Whether the timer runs for the current wait.
-    waiting: bool,
+    stall: StallTimer,
 }
 
 impl<B> IdleLimited<B> {
     pub fn new(body: B, limit: Duration) -> Self {
         Self {
             body,
-            limit,
-            timer: None,
-            waiting: false,
+            stall: StallTimer::new(limit),
         }
     }
 }
@@ -65,24 +60,17 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
-            this.waiting = false;
+            this.stall.moved();
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
-        let deadline = Instant::now() + this.limit;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if !this.waiting {
-            timer.as_mut().reset(deadline);
-            this.waiting = true;
-        }
-        match timer.as_mut().poll(cx) {
+        let limit = this.stall.limit();
+        match this.stall.poll_stalled(cx) {
             Poll::Ready(()) => {
                 tracing::warn!(
-                    idle_ms = this.limit.as_millis() as u64,
+                    idle_ms = limit.as_millis() as u64,
                     "a service's response body stalled; cut"
                 );
-                Poll::Ready(Some(Err(Stalled(this.limit).into())))
+                Poll::Ready(Some(Err(Stalled(limit).into())))
             }
             Poll::Pending => Poll::Pending,
         }

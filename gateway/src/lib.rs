@@ -25,6 +25,7 @@ pub mod respond;
 pub mod routes;
 mod send_timeout;
 mod server;
+mod stall_timer;
 mod upstream;
 
 pub use server::{launch, Gateway, Running};

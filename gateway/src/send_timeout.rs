@@ -3,30 +3,26 @@
 //! would hold its connection, and the service connection and handler feeding it, forever.
 //! Only a write that cannot proceed is timed: an event stream with nothing to send is not.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::rt::{Read, ReadBufCursor, Write};
-use tokio::time::{Instant, Sleep};
+
+use crate::stall_timer::StallTimer;
 
 pub struct SendTimeout<T> {
     io: T,
-    limit: Duration,
-    /// Runs while a write is waiting for the client; made on the first wait, then reused.
-    timer: Option<Pin<Box<Sleep>>>,
-    waiting: bool,
+    /// Runs while a write is waiting for the client.
+    stall: StallTimer,
 }
 
 impl<T> SendTimeout<T> {
     pub fn new(io: T, limit: Duration) -> Self {
         Self {
             io,
-            limit,
-            timer: None,
-            waiting: false,
+            stall: StallTimer::new(limit),
         }
     }
 
@@ -37,18 +33,10 @@ impl<T> SendTimeout<T> {
         outcome: Poll<io::Result<R>>,
     ) -> Poll<io::Result<R>> {
         if outcome.is_ready() {
-            self.waiting = false;
+            self.stall.moved();
             return outcome;
         }
-        let deadline = Instant::now() + self.limit;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if !self.waiting {
-            timer.as_mut().reset(deadline);
-            self.waiting = true;
-        }
-        match timer.as_mut().poll(cx) {
+        match self.stall.poll_stalled(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the client stopped reading",
@@ -105,6 +93,8 @@ impl<T: Write + Unpin> Write for SendTimeout<T> {
 #[cfg(test)]
 mod tests {
     use std::future::poll_fn;
+
+    use tokio::time::Instant;
 
     use super::*;
 

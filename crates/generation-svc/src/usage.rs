@@ -118,7 +118,8 @@ pub fn estimate(
 ) -> Estimate {
     let config = |name: &str| {
         request
-            .pointer(&format!("/generationConfig/{name}"))
+            .get("generationConfig")
+            .and_then(|config| config.get(name))
             .and_then(serde_json::Value::as_u64)
             .filter(|&n| n > 0)
     };
