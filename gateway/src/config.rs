@@ -49,8 +49,9 @@ pub struct GatewaySettings {
     pub upstream_response_timeout_ms: u64,
     /// Milliseconds a service's response body may stop moving before it is cut and the
     /// client's connection closed (`UPSTREAM_BODY_IDLE_TIMEOUT_MS`): a service that stalled
-    /// after its head cannot hold a connection forever. Event streams send more often than
-    /// this (generation-svc ends a silent one itself after `GENERATION_STREAM_IDLE_TIMEOUT_MS`).
+    /// after its head cannot hold a connection forever. generation-svc ends a silent event
+    /// stream itself after `GENERATION_STREAM_IDLE_TIMEOUT_MS`, which must stay below this so
+    /// its client gets the error event rather than a cut connection.
     #[serde(default = "defaults::upstream_body_idle_timeout_ms")]
     pub upstream_body_idle_timeout_ms: u64,
     /// Longest a request may take before its response starts, upload included

@@ -71,8 +71,15 @@ enum Chunk {
     Data(u64),
     /// The line end after chunk data.
     DataEnd,
-    /// Trailer lines after the last chunk; whether the current line has anything on it.
-    Trailer { line: bool },
+    /// After the last chunk's size line, or a trailer line: a blank line ends the body,
+    /// anything else starts a trailer line.
+    EndCr,
+    /// The `\n` that ends the body.
+    EndLf,
+    /// Inside a trailer line, which only `\r\n` ends: a bare `\n` is part of it for hyper.
+    Trailer,
+    /// The `\n` that ends a trailer line.
+    TrailerLf,
 }
 
 /// Follows the framing of the requests in a byte stream.
@@ -240,7 +247,7 @@ fn step<'a>(chunk: &mut Chunk, mut bytes: &'a [u8]) -> Result<Option<&'a [u8]>, 
             Chunk::Size { size, extension } => {
                 bytes = rest;
                 match byte {
-                    b'\n' if *size == 0 => *chunk = Chunk::Trailer { line: false },
+                    b'\n' if *size == 0 => *chunk = Chunk::EndCr,
                     b'\n' => *chunk = Chunk::Data(*size),
                     b'\r' => {}
                     _ if *extension => {}
@@ -271,14 +278,25 @@ fn step<'a>(chunk: &mut Chunk, mut bytes: &'a [u8]) -> Result<Option<&'a [u8]>, 
                     };
                 }
             }
-            Chunk::Trailer { line } => {
+            // hyper's end of a chunked body (`read_end_cr` and on) is strict: it is followed
+            // byte for byte, or a bare `\n` would end the body here and not there.
+            Chunk::EndCr | Chunk::Trailer => {
                 bytes = rest;
-                match byte {
-                    b'\n' if !*line => return Ok(Some(bytes)),
-                    b'\n' => *line = false,
-                    b'\r' => {}
-                    _ => *line = true,
+                *chunk = match (byte, *chunk) {
+                    (b'\r', Chunk::EndCr) => Chunk::EndLf,
+                    (b'\r', _) => Chunk::TrailerLf,
+                    _ => Chunk::Trailer,
+                };
+            }
+            Chunk::EndLf | Chunk::TrailerLf => {
+                bytes = rest;
+                if byte != b'\n' {
+                    return Err(Malformed);
                 }
+                if matches!(chunk, Chunk::EndLf) {
+                    return Ok(Some(bytes));
+                }
+                *chunk = Chunk::EndCr;
             }
         }
     }
@@ -399,6 +417,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// For hyper a bare `\n` neither ends a chunked body nor a trailer line: what a lenient
+    /// reader would take for the next request's head (whose length covers the ambiguous
+    /// request after it) is trailers to hyper, which then reads the ambiguous request.
+    #[test]
+    fn a_bare_line_feed_after_the_last_chunk_does_not_end_the_body() {
+        let ambiguous =
+            &b"POST /h HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..];
+        let hidden = format!(
+            "GET /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            ambiguous.len()
+        );
+        for end in [&b"0\r\n\n"[..], b"0\r\nX: a\n\n", b"0\r\nX: a\r\n\n"] {
+            let stream = [
+                b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                end,
+                hidden.as_bytes(),
+                ambiguous,
+            ]
+            .concat();
+            for outcome in every_split(&stream) {
+                assert_eq!(
+                    outcome,
+                    (
+                        Some("both Content-Length and Transfer-Encoding are set"),
+                        true
+                    )
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_chunked_body_end_hyper_refuses_stops_the_scan() {
+        let stream = b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\rY\r\n\r\n";
+        assert_eq!(scan(stream, stream.len()), (None, false));
     }
 
     #[test]

@@ -61,6 +61,31 @@ async fn a_request_with_both_lengths_is_refused_and_nothing_behind_it_is_read() 
 }
 
 #[tokio::test]
+async fn a_head_hidden_in_trailers_cannot_cover_a_request_with_both_lengths() {
+    // hyper reads `0\r\n\n` on as a trailer line, so the "head" after it is trailers and
+    // the request with both lengths is the next one it reads.
+    let (gateway, upstream) = gateway_with(&[]).await;
+    let ambiguous = format!(
+        "POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+         GET /service/auth/v1/smuggled HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\n\r\n"
+    );
+    let request = format!(
+        "POST /service/storage/v1/things HTTP/1.1\r\nHost: x\r\nX-API-Key: {API_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n\
+         GET /cover HTTP/1.1\r\nContent-Length: {}\r\n\r\n{ambiguous}",
+        ambiguous.len()
+    );
+    let response = raw(&gateway, request).await;
+    let refusal = response.rfind("HTTP/1.1 ").map(|at| &response[at..]);
+    let body = only_a_framing_refusal(refusal.unwrap_or_default());
+    assert_eq!(
+        body["error"]["message"],
+        "both Content-Length and Transfer-Encoding are set"
+    );
+    // The first request may have been answered before the rest was read; no other was.
+    assert!(upstream.hits() <= 1, "{response}");
+}
+
+#[tokio::test]
 async fn a_repeated_equal_length_is_refused_and_the_connection_closed() {
     let (gateway, upstream) = gateway_with(&[]).await;
     let request = format!(
