@@ -30,11 +30,21 @@ const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
 /// Settles a metered stream's hold with its usage when it ends, however it ends.
 pub struct UsageOnEnd {
     hold: Option<Hold>,
+    progress: Progress,
+}
+
+/// What a stream's chunks told about its cost so far.
+#[derive(Debug, Default)]
+struct Progress {
     last: Option<UsageMetadata>,
     /// Bytes of answer text relayed so far.
     relayed_text: u64,
-    /// Gemini said the answer is whole: a `finishReason`, or the stream's clean end.
-    complete: bool,
+    /// The candidates seen, and those Gemini said are whole (`finishReason`): a bit for
+    /// each index (a call asks for at most eight).
+    started: u64,
+    finished: u64,
+    /// The stream came to its clean end.
+    ended: bool,
 }
 
 /// What a chunk's `data` tells about its cost.
@@ -49,6 +59,8 @@ struct ChunkProbe<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CandidateProbe<'a> {
+    #[serde(default)]
+    index: u32,
     finish_reason: Option<IgnoredAny>,
     #[serde(default, borrow)]
     content: Option<ContentProbe<'a>>,
@@ -70,26 +82,43 @@ impl UsageOnEnd {
     pub fn new(hold: Option<Hold>) -> Self {
         Self {
             hold,
-            last: None,
-            relayed_text: 0,
-            complete: false,
+            progress: Progress::default(),
         }
     }
 
-    /// Chunks carry the usage so far (in their `data`), though the output's count may come
-    /// only with the last one; the last seen is the call's.
     fn observe(&mut self, data: &str) {
         if self.hold.is_none() {
             return;
         }
-        let Ok(chunk) = serde_json::from_str::<ChunkProbe>(data) else {
-            return;
-        };
+        if let Ok(chunk) = serde_json::from_str::<ChunkProbe>(data) {
+            self.progress.observe(chunk);
+        }
+    }
+}
+
+impl Drop for UsageOnEnd {
+    fn drop(&mut self) {
+        // Dropped when the body ends or the client leaves; the write goes on without them.
+        if let Some(hold) = self.hold.take() {
+            let usage = self.progress.charge(hold.prompt_estimate());
+            hold.settle_later(usage);
+        }
+    }
+}
+
+impl Progress {
+    /// Chunks carry the usage so far, though the output's count may come only with the
+    /// last one; the last seen is the call's.
+    fn observe(&mut self, chunk: ChunkProbe) {
         if chunk.usage_metadata.is_some() {
             self.last = chunk.usage_metadata;
         }
         for candidate in &chunk.candidates {
-            self.complete |= candidate.finish_reason.is_some();
+            let bit = 1u64 << candidate.index.min(63);
+            self.started |= bit;
+            if candidate.finish_reason.is_some() {
+                self.finished |= bit;
+            }
             let parts = candidate.content.iter().flat_map(|content| &content.parts);
             let text: usize = parts
                 .filter_map(|part| part.text.as_deref())
@@ -99,25 +128,28 @@ impl UsageOnEnd {
         }
     }
 
+    /// Gemini has sent all it will: the stream ended, or every answer in it finished (the
+    /// client may leave between the last chunk and the end).
+    fn complete(&self) -> bool {
+        self.ended || (self.started != 0 && self.finished == self.started)
+    }
+
     /// What the call is charged: Gemini's last count, or, for a stream cut short (the client
-    /// left, Gemini broke off), at least the prompt and about a token per four bytes of the
-    /// text relayed, since Gemini counts the output only in its last chunk.
-    fn usage(&self, hold: &Hold) -> Option<UsageMetadata> {
-        if self.complete {
+    /// left, Gemini broke off), at least about a token per four bytes of the text relayed,
+    /// since Gemini counts the output only in its last chunk. Gemini's prompt count is kept
+    /// (inline media costs far fewer tokens than its bytes): the estimate stands in for it
+    /// only before Gemini gave one.
+    fn charge(&self, prompt_estimate: u64) -> Option<UsageMetadata> {
+        if self.complete() {
             return self.last;
         }
         let so_far = self.last.unwrap_or_default();
-        Some(so_far.at_least(hold.prompt_estimate(), self.relayed_text.div_ceil(4)))
-    }
-}
-
-impl Drop for UsageOnEnd {
-    fn drop(&mut self) {
-        // Dropped when the body ends or the client leaves; the write goes on without them.
-        if let Some(hold) = self.hold.take() {
-            let usage = self.usage(&hold);
-            hold.settle_later(usage);
-        }
+        let prompt = if so_far.prompt_token_count > 0 {
+            0
+        } else {
+            prompt_estimate
+        };
+        Some(so_far.at_least(prompt, self.relayed_text.div_ceil(4)))
     }
 }
 
@@ -172,7 +204,7 @@ impl Relay {
                 }
                 Ok(None) => {
                     self.ended = true;
-                    self.usage.complete = true;
+                    self.usage.progress.ended = true;
                     let rest = self.splitter.finish()?;
                     return Some(self.pass_on(rest));
                 }
@@ -238,4 +270,96 @@ fn upstream_error(data: &str) -> Option<UpstreamError> {
 struct UpstreamError {
     code: Option<u16>,
     status: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(chunks: &[serde_json::Value]) -> Progress {
+        let mut progress = Progress::default();
+        for chunk in chunks {
+            progress.observe(serde_json::from_str(&chunk.to_string()).unwrap());
+        }
+        progress
+    }
+
+    fn usage(prompt: u64, candidates: u64) -> serde_json::Value {
+        serde_json::json!({
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": candidates,
+            "totalTokenCount": prompt + candidates,
+        })
+    }
+
+    fn candidate(index: u32, text: &str, finished: bool) -> serde_json::Value {
+        let mut candidate = serde_json::json!({
+            "index": index,
+            "content": {"parts": [{"text": text}], "role": "model"},
+        });
+        if finished {
+            candidate["finishReason"] = "STOP".into();
+        }
+        candidate
+    }
+
+    fn charged(progress: &Progress, estimate: u64) -> (u64, u64, u64) {
+        let usage = progress.charge(estimate).unwrap();
+        (
+            usage.prompt_token_count,
+            usage.candidates_token_count,
+            usage.total_token_count,
+        )
+    }
+
+    #[test]
+    fn a_stream_cut_short_keeps_geminis_prompt_count_over_the_estimate() {
+        // A large inline image: estimated by its bytes, counted by Gemini as a few tokens.
+        let cut = progress(&[serde_json::json!({
+            "candidates": [candidate(0, "12345678", false)],
+            "usageMetadata": {"promptTokenCount": 266, "totalTokenCount": 266},
+        })]);
+        assert!(!cut.complete());
+        assert_eq!(charged(&cut, 1_000_000), (266, 2, 268));
+    }
+
+    #[test]
+    fn a_stream_cut_before_gemini_counted_is_charged_the_estimate() {
+        let cut = progress(&[serde_json::json!({"candidates": [candidate(0, "1234", false)]})]);
+        assert_eq!(charged(&cut, 50), (50, 1, 51));
+    }
+
+    #[test]
+    fn one_finished_answer_of_two_does_not_make_the_stream_whole() {
+        let chunks = [
+            serde_json::json!({"candidates": [candidate(0, "a", false), candidate(1, "b", false)]}),
+            serde_json::json!({
+                "candidates": [candidate(0, "12345678", true)],
+                "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10},
+            }),
+        ];
+        let cut = progress(&chunks);
+        assert!(!cut.complete());
+        assert_eq!(charged(&cut, 99), (10, 3, 13));
+
+        let whole = progress(&[
+            chunks[0].clone(),
+            serde_json::json!({
+                "candidates": [candidate(0, "x", true), candidate(1, "y", true)],
+                "usageMetadata": usage(10, 7),
+            }),
+        ]);
+        assert!(whole.complete());
+        assert_eq!(charged(&whole, 99), (10, 7, 17));
+    }
+
+    #[test]
+    fn a_clean_end_trusts_geminis_count() {
+        let mut ended = progress(&[serde_json::json!({
+            "candidates": [candidate(0, "a long answer indeed", false)],
+            "usageMetadata": usage(4, 3),
+        })]);
+        ended.ended = true;
+        assert_eq!(charged(&ended, 99), (4, 3, 7));
+    }
 }

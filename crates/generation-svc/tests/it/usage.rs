@@ -353,6 +353,37 @@ async fn a_stream_the_client_leaves_gives_its_hold_back() {
 }
 
 #[tokio::test]
+async fn a_stream_with_inline_media_the_client_leaves_is_charged_geminis_prompt_count() {
+    // 400 KB of image is held as ~100k tokens while the call runs; Gemini counts it as a few.
+    let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000000")]).await;
+    app.gemini.set_stream(50, Duration::from_millis(50));
+    let user = sign_in(&app, "ada@example.com").await;
+    let image = "A".repeat(400_000);
+    let request = serde_json::json!({"contents": [{"role": "user", "parts": [
+        {"text": "Describe this image."},
+        {"inlineData": {"mimeType": "image/png", "data": image}},
+    ]}]});
+    let mut response = app
+        .converse_stream(&request)
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap().expect("a first event");
+    let reported = serde_json::from_slice::<Value>(&first[b"data: ".len()..]).unwrap()
+        ["usageMetadata"]["promptTokenCount"]
+        .as_i64()
+        .unwrap();
+
+    drop(response);
+
+    let usage = settled_usage_of(&app, &user.user_id).await;
+    assert_eq!(usage.get_i64("prompt_tokens").unwrap(), reported, "{usage}");
+    assert!(reported < 1000, "{usage}");
+}
+
+#[tokio::test]
 async fn a_call_the_client_leaves_while_gemini_works_is_charged_what_gemini_reports() {
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "100000")]).await;
     let user = sign_in(&app, "ada@example.com").await;
