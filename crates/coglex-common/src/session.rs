@@ -158,7 +158,7 @@ impl SessionStore {
         let mut cache = self.lock();
         if cache
             .get(session_id)
-            .is_some_and(|held| held.at > checked.at)
+            .is_some_and(|held| held.at >= checked.at)
         {
             return;
         }
