@@ -85,11 +85,19 @@ for name in gateway nginx nginx-gw; do
   per_request[$name]=$(((b - a) / (N2 - N1)))
 done
 
+# The gateway's own head scan (head_scan.rs, which follows each request's framing beside
+# hyper): the instructions spent in it, inclusive, the same way per request.
+scanned() {
+  callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.gateway.$1" 2>/dev/null |
+    awk '/head_scan::/ { gsub(",", "", $1); if ($1 + 0 > most) most = $1 + 0 } END { print most + 0 }'
+}
+scan_per_request=$((($(scanned "$N2") - $(scanned "$N1")) / (N2 - N1)))
+
 echo
 echo "User-space instructions per proxied request (callgrind, $N1 vs $N2 requests):"
 echo "| proxy | instructions/request |"
 echo "|---|---|"
-echo "| gateway | ${per_request[gateway]} |"
+echo "| gateway | ${per_request[gateway]} (head scan: $scan_per_request) |"
 echo "| nginx | ${per_request[nginx]} |"
 echo "| nginx-gw | ${per_request[nginx-gw]} |"
 awk -v g="${per_request[gateway]}" -v n="${per_request[nginx]}" -v w="${per_request[nginx-gw]}" \

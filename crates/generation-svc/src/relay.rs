@@ -22,7 +22,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::sse::{Event, EventSplitter};
-use crate::usage::{Hold, UsageMetadata};
+use crate::usage::{Estimate, Hold, UsageMetadata};
 
 /// Largest single event accepted from Gemini.
 const MAX_EVENT_BYTES: usize = crate::gemini::MAX_ANSWER_BYTES;
@@ -37,11 +37,12 @@ pub struct UsageOnEnd {
 #[derive(Debug, Default)]
 struct Progress {
     last: Option<UsageMetadata>,
+    /// The largest prompt count Gemini gave: a later chunk may leave it out.
+    prompt_seen: u64,
     /// Bytes of answer text relayed so far.
     relayed_text: u64,
-    /// The candidates seen, and those Gemini said are whole (`finishReason`): a bit for
-    /// each index (a call asks for at most eight).
-    started: u64,
+    /// The answers Gemini said are whole (`finishReason`): a bit for each index (a call
+    /// asks for at most eight).
     finished: u64,
     /// The stream came to its clean end.
     ended: bool,
@@ -100,8 +101,8 @@ impl Drop for UsageOnEnd {
     fn drop(&mut self) {
         // Dropped when the body ends or the client leaves; the write goes on without them.
         if let Some(hold) = self.hold.take() {
-            let usage = self.progress.charge(hold.prompt_estimate());
-            hold.settle_later(usage);
+            let usage = self.progress.charge(hold.estimate());
+            hold.settle_later(Some(usage));
         }
     }
 }
@@ -110,14 +111,13 @@ impl Progress {
     /// Chunks carry the usage so far, though the output's count may come only with the
     /// last one; the last seen is the call's.
     fn observe(&mut self, chunk: ChunkProbe) {
-        if chunk.usage_metadata.is_some() {
-            self.last = chunk.usage_metadata;
+        if let Some(usage) = chunk.usage_metadata {
+            self.prompt_seen = self.prompt_seen.max(usage.prompt_token_count);
+            self.last = Some(usage);
         }
         for candidate in &chunk.candidates {
-            let bit = 1u64 << candidate.index.min(63);
-            self.started |= bit;
             if candidate.finish_reason.is_some() {
-                self.finished |= bit;
+                self.finished |= 1u64.checked_shl(candidate.index).unwrap_or(0);
             }
             let parts = candidate.content.iter().flat_map(|content| &content.parts);
             let text: usize = parts
@@ -128,28 +128,29 @@ impl Progress {
         }
     }
 
-    /// Gemini has sent all it will: the stream ended, or every answer in it finished (the
-    /// client may leave between the last chunk and the end).
-    fn complete(&self) -> bool {
-        self.ended || (self.started != 0 && self.finished == self.started)
+    /// Gemini has sent all it will: the stream ended, or each of the `answers` asked for
+    /// finished (the client may leave between the last chunk and the end).
+    fn complete(&self, answers: u64) -> bool {
+        self.ended || u64::from(self.finished.count_ones()) >= answers
     }
 
-    /// What the call is charged: Gemini's last count, or, for a stream cut short (the client
-    /// left, Gemini broke off), at least about a token per four bytes of the text relayed,
-    /// since Gemini counts the output only in its last chunk. Gemini's prompt count is kept
-    /// (inline media costs far fewer tokens than its bytes): the estimate stands in for it
-    /// only before Gemini gave one.
-    fn charge(&self, prompt_estimate: u64) -> Option<UsageMetadata> {
-        if self.complete() {
-            return self.last;
-        }
+    /// What the call is charged: Gemini's last count once the stream is whole and counted.
+    /// A stream cut short (the client left, Gemini broke off) or never counted is charged at
+    /// least about a token per four bytes of the text relayed, since Gemini counts the output
+    /// only in its last chunk. Gemini's prompt count is kept (inline media costs far fewer
+    /// tokens than its bytes): the estimate stands in for it only while Gemini gave none.
+    fn charge(&self, estimate: Estimate) -> UsageMetadata {
         let so_far = self.last.unwrap_or_default();
-        let prompt = if so_far.prompt_token_count > 0 {
-            0
-        } else {
-            prompt_estimate
+        let counted =
+            self.last.is_some() && (self.relayed_text == 0 || so_far.candidates_token_count > 0);
+        if self.complete(estimate.answers) && counted {
+            return so_far.at_least(self.prompt_seen, 0);
+        }
+        let prompt = match self.prompt_seen {
+            0 => estimate.prompt,
+            seen => seen,
         };
-        Some(so_far.at_least(prompt, self.relayed_text.div_ceil(4)))
+        so_far.at_least(prompt, self.relayed_text.div_ceil(4))
     }
 }
 
@@ -242,6 +243,8 @@ impl Relay {
     /// Ends the stream with an `error` event in the API's error shape.
     fn fail(&mut self, code: ErrorCode) -> Bytes {
         self.ended = true;
+        // Not whole, even when Gemini's error was the stream's last event.
+        self.usage.progress.ended = false;
         let message = coglex_common::ApiError::new(code, "");
         let body = error_body(code, message.message(), &self.request_id);
         let mut event = b"event: error\ndata: ".to_vec();
@@ -303,8 +306,15 @@ mod tests {
         candidate
     }
 
-    fn charged(progress: &Progress, estimate: u64) -> (u64, u64, u64) {
-        let usage = progress.charge(estimate).unwrap();
+    /// What `progress` charges a call of `answers` answers whose prompt was estimated at
+    /// `prompt`.
+    fn charged(progress: &Progress, prompt: u64, answers: u64) -> (u64, u64, u64) {
+        let estimate = Estimate {
+            prompt,
+            output: 0,
+            answers,
+        };
+        let usage = progress.charge(estimate);
         (
             usage.prompt_token_count,
             usage.candidates_token_count,
@@ -315,42 +325,50 @@ mod tests {
     #[test]
     fn a_stream_cut_short_keeps_geminis_prompt_count_over_the_estimate() {
         // A large inline image: estimated by its bytes, counted by Gemini as a few tokens.
-        let cut = progress(&[serde_json::json!({
-            "candidates": [candidate(0, "12345678", false)],
-            "usageMetadata": {"promptTokenCount": 266, "totalTokenCount": 266},
-        })]);
-        assert!(!cut.complete());
-        assert_eq!(charged(&cut, 1_000_000), (266, 2, 268));
+        let cut = progress(&[
+            serde_json::json!({
+                "candidates": [candidate(0, "1234", false)],
+                "usageMetadata": {"promptTokenCount": 266, "totalTokenCount": 266},
+            }),
+            // A later chunk that leaves the prompt's count out does not lose it.
+            serde_json::json!({"candidates": [candidate(0, "5678", false)], "usageMetadata": {}}),
+        ]);
+        assert_eq!(charged(&cut, 1_000_000, 1), (266, 2, 268));
     }
 
     #[test]
     fn a_stream_cut_before_gemini_counted_is_charged_the_estimate() {
         let cut = progress(&[serde_json::json!({"candidates": [candidate(0, "1234", false)]})]);
-        assert_eq!(charged(&cut, 50), (50, 1, 51));
+        assert_eq!(charged(&cut, 50, 1), (50, 1, 51));
     }
 
     #[test]
-    fn one_finished_answer_of_two_does_not_make_the_stream_whole() {
-        let chunks = [
-            serde_json::json!({"candidates": [candidate(0, "a", false), candidate(1, "b", false)]}),
-            serde_json::json!({
-                "candidates": [candidate(0, "12345678", true)],
-                "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10},
-            }),
-        ];
-        let cut = progress(&chunks);
-        assert!(!cut.complete());
-        assert_eq!(charged(&cut, 99), (10, 3, 13));
+    fn a_stream_is_whole_only_once_every_answer_asked_for_finished() {
+        // Answer 0 finished before answer 1 appeared; Gemini has not counted the output.
+        let first = serde_json::json!({
+            "candidates": [candidate(0, "12345678", true)],
+            "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10},
+        });
+        let cut = progress(std::slice::from_ref(&first));
+        assert_eq!(charged(&cut, 99, 2), (10, 2, 12));
 
         let whole = progress(&[
-            chunks[0].clone(),
+            first,
             serde_json::json!({
-                "candidates": [candidate(0, "x", true), candidate(1, "y", true)],
+                "candidates": [candidate(1, "y", true)],
                 "usageMetadata": usage(10, 7),
             }),
         ]);
-        assert!(whole.complete());
-        assert_eq!(charged(&whole, 99), (10, 7, 17));
+        assert_eq!(charged(&whole, 99, 2), (10, 7, 17));
+    }
+
+    #[test]
+    fn a_whole_stream_gemini_never_counted_is_charged_what_it_relayed() {
+        let mut ended = progress(&[serde_json::json!({
+            "candidates": [candidate(0, "12345678", true)],
+        })]);
+        ended.ended = true;
+        assert_eq!(charged(&ended, 20, 1), (20, 2, 22));
     }
 
     #[test]
@@ -360,6 +378,6 @@ mod tests {
             "usageMetadata": usage(4, 3),
         })]);
         ended.ended = true;
-        assert_eq!(charged(&ended, 99), (4, 3, 7));
+        assert_eq!(charged(&ended, 99, 1), (4, 3, 7));
     }
 }

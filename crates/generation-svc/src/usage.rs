@@ -102,6 +102,8 @@ pub struct Estimate {
     /// Its output limit, `generationConfig.maxOutputTokens` (or `default_output` without a
     /// positive one: Gemini takes 0 as unset), for each of its `candidateCount` answers.
     pub output: u64,
+    /// How many answers it asks for (`candidateCount`, 1 to 8).
+    pub answers: u64,
 }
 
 impl Estimate {
@@ -128,6 +130,7 @@ pub fn estimate(
     Estimate {
         prompt: (request_bytes as u64).div_ceil(4),
         output: per_answer.saturating_mul(answers),
+        answers,
     }
 }
 
@@ -164,8 +167,9 @@ pub struct UsageLedger {
 pub struct Hold {
     ledger: UsageLedger,
     held: Option<Held>,
-    /// The call's prompt, as estimated: the least a call cut short is charged.
-    prompt: u64,
+    /// What the call was admitted with: its prompt's estimate stands in for Gemini's count
+    /// when a call cut short had none.
+    estimate: Estimate,
     /// Keeps a stopping service waiting until this hold has been handed over.
     _tracked: Tracked,
 }
@@ -196,16 +200,16 @@ impl Hold {
         Some(self.ledger.settle_in_background(held, usage))
     }
 
-    /// The call's prompt, as estimated when it was admitted.
-    pub fn prompt_estimate(&self) -> u64 {
-        self.prompt
+    /// The call's estimate, as admitted.
+    pub fn estimate(&self) -> Estimate {
+        self.estimate
     }
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
-            let prompt = UsageMetadata::default().at_least(self.prompt, 0);
+            let prompt = UsageMetadata::default().at_least(self.estimate.prompt, 0);
             self.ledger.settle_in_background(held, Some(prompt));
         }
     }
@@ -249,7 +253,7 @@ impl UsageLedger {
         Ok(Hold {
             ledger: self.clone(),
             held: Some(held),
-            prompt: estimate.prompt,
+            estimate,
             _tracked: self.background.token(),
         })
     }
@@ -556,7 +560,8 @@ mod tests {
             estimate(401, &serde_json::json!({}), 8192),
             Estimate {
                 prompt: 101,
-                output: 8192
+                output: 8192,
+                answers: 1,
             }
         );
         assert_eq!(
