@@ -328,17 +328,7 @@ async fn a_stream_the_client_leaves_gives_its_hold_back() {
     let app = spawn_app_with(&[("GENERATION_DAILY_TOKEN_QUOTA", "1000")]).await;
     app.gemini.set_stream(50, Duration::from_millis(50));
     let user = sign_in(&app, "ada@example.com").await;
-    let mut response = app
-        .converse_stream(&simple_text_example())
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let first = response.chunk().await.unwrap().expect("a first event");
-    assert!(first.starts_with(b"data: "));
-
-    drop(response);
+    leave_after_the_first_event(&app, &user, &simple_text_example()).await;
 
     let usage = settled_usage_of(&app, &user.user_id).await;
     // What it used up to then counts; the rest of its hold is free again.
@@ -363,24 +353,33 @@ async fn a_stream_with_inline_media_the_client_leaves_is_charged_geminis_prompt_
         {"text": "Describe this image."},
         {"inlineData": {"mimeType": "image/png", "data": image}},
     ]}]});
+    let first = leave_after_the_first_event(&app, &user, &request).await;
+    let reported = serde_json::from_slice::<Value>(&first[b"data: ".len()..]).unwrap()
+        ["usageMetadata"]["promptTokenCount"]
+        .as_i64()
+        .unwrap();
+
+    let usage = settled_usage_of(&app, &user.user_id).await;
+    assert_eq!(usage.get_i64("prompt_tokens").unwrap(), reported, "{usage}");
+    assert!(reported < 1000, "{usage}");
+}
+
+/// Opens `body`'s stream as `user` and goes away after its first event, which it answers.
+async fn leave_after_the_first_event(
+    app: &GenerationApp,
+    user: &test_support::SignedIn,
+    body: &Value,
+) -> bytes::Bytes {
     let mut response = app
-        .converse_stream(&request)
+        .converse_stream(body)
         .bearer_auth(&user.token)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     let first = response.chunk().await.unwrap().expect("a first event");
-    let reported = serde_json::from_slice::<Value>(&first[b"data: ".len()..]).unwrap()
-        ["usageMetadata"]["promptTokenCount"]
-        .as_i64()
-        .unwrap();
-
-    drop(response);
-
-    let usage = settled_usage_of(&app, &user.user_id).await;
-    assert_eq!(usage.get_i64("prompt_tokens").unwrap(), reported, "{usage}");
-    assert!(reported < 1000, "{usage}");
+    assert!(first.starts_with(b"data: "));
+    first
 }
 
 #[tokio::test]
